@@ -1,0 +1,11 @@
+module mini
+
+go 1.22
+
+require (
+	github.com/rogpeppe/go-internal v1.13.1
+	github.com/spf13/pflag v1.0.6
+	golang.org/x/sys v0.30.0
+)
+
+require golang.org/x/tools v0.22.0 // indirect

@@ -1,0 +1,40 @@
+// Command mini is a container runtime written to be read: mini run --step N
+// runs a command with steps 1..N of the container recipe. See README.md.
+package main
+
+import (
+	"fmt"
+	"os"
+)
+
+func main() {
+	os.Exit(Main())
+}
+
+// Main runs mini with os.Args and returns its exit code. The scenarios in
+// testdata/script call it through testscript.
+func Main() int {
+	args := os.Args[1:]
+	if len(args) == 0 {
+		printHelp(os.Stdout)
+		return 0
+	}
+	switch args[0] {
+	case initCommand:
+		return initMain()
+	case "run":
+		return runMain(args[1:])
+	case "version", "--version":
+		return versionMain()
+	case "help", "-h", "--help":
+		if len(args) > 1 && args[1] == "run" {
+			helpRun(os.Stdout)
+			return 0
+		}
+		printHelp(os.Stdout)
+		return 0
+	default:
+		fmt.Fprintf(os.Stderr, "mini: unknown command %q: run 'mini help' for the list\n", args[0])
+		return 125
+	}
+}

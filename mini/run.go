@@ -1,0 +1,233 @@
+package main
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+
+	"github.com/spf13/pflag"
+
+	"mini/steps"
+)
+
+// defaultPath is docker's PATH for a container whose image sets none.
+const defaultPath = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+
+// stepFlags says which step each flag needs: "--memory needs step 7".
+// Flags not listed work at every step.
+var stepFlags = map[string]int{
+	"hostname":   1,
+	"volume":     3,
+	"uidmap":     5,
+	"gidmap":     5,
+	"net":        6,
+	"subnet":     6,
+	"bridge":     6,
+	"memory":     7,
+	"cpus":       7,
+	"pids-limit": 7,
+	"rm":         8,
+}
+
+// runFlags declares mini run's flags on fs, writing into spec. The names are
+// docker's wherever docker has one.
+func runFlags(fs *pflag.FlagSet, spec *steps.Spec, stepArg *string) {
+	fs.StringVar(stepArg, "step", strconv.Itoa(maxStep()), "run steps 1..N (0: no isolation at all)")
+	fs.StringVar(&spec.Hostname, "hostname", "", "container hostname (default: the container id)")
+	fs.StringVar(&spec.Name, "name", "", "container name (default: the container id)")
+	fs.StringArrayVarP(&spec.Env, "env", "e", nil, "set an environment variable, KEY=VALUE (KEY alone: the host's value)")
+	fs.StringVarP(&spec.Dir, "workdir", "w", "/", "working directory of the command")
+	fs.StringVar(&spec.Root, "root", defaultRoot(), "where mini keeps its state ($MINI_ROOT, else /run/mini)")
+	fs.BoolVar(&spec.Trace, "trace", false, "print every action of every step, host and child side")
+	fs.StringArrayVarP(&spec.VolumeFlag, "volume", "v", nil, "bind mount HOST:CONTAINER[:ro]")
+	fs.StringArrayVar(&spec.UIDMapFlag, "uidmap", nil, "CONTAINER:HOST:SIZE uid map of the user namespace")
+	fs.StringArrayVar(&spec.GIDMapFlag, "gidmap", nil, "CONTAINER:HOST:SIZE gid map of the user namespace")
+	fs.StringVar(&spec.Net, "net", "bridge", "network: bridge, none or host")
+	fs.StringVar(&spec.Subnet, "subnet", "10.89.0.0/24", "subnet of the bridge network")
+	fs.StringVar(&spec.Bridge, "bridge", "mini0", "name of the host bridge")
+	fs.StringVarP(&spec.Memory, "memory", "m", "", "memory limit, e.g. 64m or 1g")
+	fs.StringVar(&spec.CPUs, "cpus", "", "CPU limit in CPUs, e.g. 0.5")
+	fs.StringVar(&spec.PidsLimit, "pids-limit", "", "most processes the container may have")
+	fs.BoolVar(&spec.Remove, "rm", false, "remove the container's layers when it exits")
+}
+
+func runMain(args []string) int {
+	spec, err := parseRun(args)
+	if errors.Is(err, pflag.ErrHelp) {
+		return 0
+	}
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "mini: %v\n", err)
+		return 125
+	}
+	code, err := steps.Run(spec, steps.Active(allSteps, spec.Step), "mini", os.Stderr)
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "mini: %v\n", oneLine(err))
+	}
+	return code
+}
+
+// parseRun turns "mini run" arguments into a spec, checking everything that
+// can be checked without touching the system.
+func parseRun(args []string) (*steps.Spec, error) {
+	spec := &steps.Spec{}
+	var stepArg string
+	fs := pflag.NewFlagSet("run", pflag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	fs.Usage = func() { printRunHelp(os.Stdout, fs) }
+	// Flags after IMAGE belong to the command: mini run img ls -l.
+	fs.SetInterspersed(false)
+	runFlags(fs, spec, &stepArg)
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, pflag.ErrHelp) {
+			fs.Usage()
+			return nil, err
+		}
+		return nil, fmt.Errorf("run: %v (see 'mini help run')", err)
+	}
+
+	n, err := strconv.Atoi(stepArg)
+	if err != nil || n < 0 || n > maxStep() {
+		return nil, fmt.Errorf("--step %q: want a number from 0 to %d", stepArg, maxStep())
+	}
+	spec.Step = n
+	var err2 error
+	fs.Visit(func(f *pflag.Flag) {
+		need, ok := stepFlags[f.Name]
+		if !ok || need <= n || err2 != nil {
+			return
+		}
+		err2 = fmt.Errorf("--%s needs step %d (%s), but --step is %d: use --step %d or higher", f.Name, need, stepName(need), n, need)
+		if need > maxStep() {
+			err2 = fmt.Errorf("--%s needs step %d, which this build of mini does not have yet", f.Name, need)
+		}
+	})
+	if err2 != nil {
+		return nil, err2
+	}
+	if n < 6 {
+		spec.Net = "" // no network namespace: the host's network
+	}
+
+	if fs.NArg() == 0 {
+		return nil, errors.New("run: missing IMAGE: mini run [flags] IMAGE [COMMAND [ARG...]] (try rootfs/busybox)")
+	}
+	if spec.Image, err = checkImage(fs.Arg(0)); err != nil {
+		return nil, err
+	}
+	spec.Args = fs.Args()[1:]
+	if len(spec.Args) == 0 {
+		if _, err := os.Lstat(filepath.Join(spec.Image, "bin/sh")); err != nil {
+			return nil, fmt.Errorf("image %s has no /bin/sh to run by default: give a COMMAND", fs.Arg(0))
+		}
+		spec.Args = []string{"/bin/sh"}
+	}
+	if spec.Args[0] == "" {
+		return nil, errors.New("run: the COMMAND is empty")
+	}
+	if !filepath.IsAbs(spec.Dir) {
+		return nil, fmt.Errorf("-w %q: the working directory must be an absolute path", spec.Dir)
+	}
+	if spec.Root, err = filepath.Abs(spec.Root); err != nil {
+		return nil, fmt.Errorf("--root: %w", err)
+	}
+
+	spec.ID = newID()
+	if spec.Name == "" {
+		spec.Name = spec.ID
+	}
+	if spec.Hostname == "" {
+		spec.Hostname = spec.ID // docker's default: the short container id
+	}
+	spec.Rootfs = spec.Image
+	spec.Rootless = os.Geteuid() != 0
+	if spec.Env, err = makeEnv(spec.Env, spec.Hostname); err != nil {
+		return nil, err
+	}
+	return spec, nil
+}
+
+// checkImage resolves IMAGE to an absolute directory.
+func checkImage(arg string) (string, error) {
+	dir, err := filepath.Abs(arg)
+	if err != nil {
+		return "", fmt.Errorf("image %s: %w", arg, err)
+	}
+	fi, err := os.Stat(dir)
+	if err != nil {
+		return "", fmt.Errorf("image %s: no such directory (build the example image with 'make rootfs')", arg)
+	}
+	if !fi.IsDir() {
+		return "", fmt.Errorf("image %s: not a directory: IMAGE is a root filesystem directory such as rootfs/busybox", arg)
+	}
+	return dir, nil
+}
+
+// makeEnv builds the command's environment as docker does: PATH, HOSTNAME and
+// HOME, then -e in order (a later one wins).
+func makeEnv(flags []string, hostname string) ([]string, error) {
+	env := []string{defaultPath, "HOSTNAME=" + hostname, "HOME=/root"}
+	for _, kv := range flags {
+		k, v, ok := strings.Cut(kv, "=")
+		if k == "" || strings.ContainsAny(k, " \t\n") {
+			return nil, fmt.Errorf("-e %q: want KEY=VALUE with a non-empty KEY without spaces", kv)
+		}
+		if !ok {
+			val, found := os.LookupEnv(k)
+			if !found {
+				continue // docker drops a KEY the host does not have
+			}
+			v = val
+		}
+		env = setEnv(env, k, v)
+	}
+	return env, nil
+}
+
+func setEnv(env []string, k, v string) []string {
+	for i, kv := range env {
+		if strings.HasPrefix(kv, k+"=") {
+			env[i] = k + "=" + v
+			return env
+		}
+	}
+	return append(env, k+"="+v)
+}
+
+// newID is 12 random hex digits, like docker's short container id.
+func newID() string {
+	b := make([]byte, 6)
+	if _, err := rand.Read(b); err != nil {
+		panic(err) // crypto/rand does not fail on Linux (getrandom(2))
+	}
+	return hex.EncodeToString(b)
+}
+
+func stepName(n int) string {
+	for _, s := range allSteps {
+		if s.Number() == n {
+			return s.Name()
+		}
+	}
+	return "?"
+}
+
+// oneLine keeps an error on one line, as every mini error is.
+func oneLine(err error) string {
+	return strings.Join(strings.Fields(err.Error()), " ")
+}
+
+// defaultRoot is $MINI_ROOT if set, so a test or a workshop can keep every
+// run's state in one place without repeating --root.
+func defaultRoot() string {
+	if r := os.Getenv("MINI_ROOT"); r != "" {
+		return r
+	}
+	return "/run/mini"
+}

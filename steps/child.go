@@ -1,0 +1,151 @@
+package steps
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strings"
+
+	"golang.org/x/sys/unix"
+)
+
+// childError is what the child sends back on fd 4 when it cannot reach exec.
+type childError struct {
+	Code int    `json:"code"`
+	Msg  string `json:"msg"`
+}
+
+// Init is the child side, "mini init": it runs inside the new namespaces,
+// waits for the spec on fd 3, runs each step's Init in order and executes the
+// command. It returns only on failure, with the exit code for the child.
+// steps must be the full list; the spec says how many of them run.
+func Init(all []Step) int {
+	// Some namespace calls (unshare(CLONE_NEWCGROUP), setns) change only the
+	// calling thread; exec must then happen on that same thread.
+	runtime.LockOSThread()
+
+	errPipe := os.NewFile(errorFD, "error pipe")
+	// Close fd 4 on exec: the host then reads EOF and knows exec succeeded.
+	unix.CloseOnExec(errorFD)
+	fail := func(code int, err error) int {
+		msg, _ := json.Marshal(childError{Code: code, Msg: err.Error()})
+		_, _ = errPipe.Write(msg)
+		return code
+	}
+
+	// The barrier: this read returns once the host has attached everything
+	// and written the spec.
+	specPipe := os.NewFile(specFD, "spec pipe")
+	data, err := io.ReadAll(specPipe)
+	specPipe.Close()
+	if err != nil {
+		return fail(125, fmt.Errorf("read spec from fd %d: %w", specFD, err))
+	}
+	if len(data) == 0 {
+		return 125 // the host gave up before releasing us; it reports why
+	}
+	var spec Spec
+	if err := json.Unmarshal(data, &spec); err != nil {
+		return fail(125, fmt.Errorf("decode spec: %w", err))
+	}
+	ctx := NewContext(&spec, "child", os.Stderr)
+	ctx.Tracef("read spec from fd %d: released by the host", specFD)
+
+	active := Active(all, spec.Step)
+	for _, s := range active {
+		if _, ok := s.(RootfsMounter); ok {
+			ctx.rootfsMounters = append(ctx.rootfsMounters, s)
+		}
+	}
+	for _, s := range active {
+		if i, ok := s.(Initer); ok {
+			if err := i.Init(ctx.For(s)); err != nil {
+				return fail(125, fmt.Errorf("step %d (%s): %w", s.Number(), s.Name(), err))
+			}
+		}
+	}
+
+	if spec.Dir != "" {
+		ctx.Tracef("chdir(%q)", spec.Dir)
+		if err := unix.Chdir(spec.Dir); err != nil {
+			return fail(125, fmt.Errorf("chdir %s: %w (the -w directory must exist in the container)", spec.Dir, err))
+		}
+	}
+	path, err := lookPath(spec.Args[0], spec.Env)
+	if err != nil {
+		return fail(execCode(err), err)
+	}
+	ctx.Tracef("execve(%q, %q)", path, spec.Args)
+	err = unix.Exec(path, spec.Args, spec.Env)
+	return fail(execCode(err), fmt.Errorf("exec %s: %w", spec.Args[0], err))
+}
+
+// Active returns steps 1..n of all, in order.
+func Active(all []Step, n int) []Step {
+	var out []Step
+	for _, s := range all {
+		if s.Number() >= 1 && s.Number() <= n {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+// errNotFound is returned by lookPath when no PATH entry has the command.
+var errNotFound = errors.New("executable file not found in $PATH")
+
+// lookPath finds file in the PATH of the container's environment, not mini's:
+// from step 3 on, / is the image.
+func lookPath(file string, env []string) (string, error) {
+	if strings.Contains(file, "/") {
+		return file, checkExecutable(file)
+	}
+	pathEnv := ""
+	for _, kv := range env {
+		if v, ok := strings.CutPrefix(kv, "PATH="); ok {
+			pathEnv = v
+		}
+	}
+	var firstErr error
+	for _, dir := range filepath.SplitList(pathEnv) {
+		p := filepath.Join(dir, file)
+		err := checkExecutable(p)
+		if err == nil {
+			return p, nil
+		}
+		if !errors.Is(err, unix.ENOENT) && firstErr == nil {
+			firstErr = err // found but not executable: 126, as a shell does
+		}
+	}
+	if firstErr != nil {
+		return "", firstErr
+	}
+	return "", fmt.Errorf("exec %s: %w", file, errNotFound)
+}
+
+func checkExecutable(p string) error {
+	fi, err := os.Stat(p)
+	if err != nil {
+		return fmt.Errorf("exec %s: %w", p, unix.ENOENT)
+	}
+	if fi.IsDir() {
+		return fmt.Errorf("exec %s: is a directory: %w", p, unix.EACCES)
+	}
+	if err := unix.Access(p, unix.X_OK); err != nil {
+		return fmt.Errorf("exec %s: %w", p, err)
+	}
+	return nil
+}
+
+// execCode is the exit code a shell gives: 127 for a command that is not
+// there, 126 for one that is there but cannot be executed.
+func execCode(err error) int {
+	if errors.Is(err, errNotFound) || errors.Is(err, unix.ENOENT) {
+		return 127
+	}
+	return 126
+}

@@ -1,0 +1,82 @@
+package steps
+
+import (
+	"fmt"
+	"io"
+	"path/filepath"
+	"syscall"
+)
+
+// Context is what a hook gets: the spec, where it runs, and a way to say
+// what it does. The engine hands each step its own copy, so trace lines are
+// tagged with the step that printed them.
+type Context struct {
+	Spec *Spec
+
+	// Exited is set before Cleanup when the child ran and was reaped; Status
+	// is then how it ended. A cleanup that reports (step 7's OOM line) reads it.
+	Exited bool
+	Status syscall.WaitStatus
+
+	side string // "host" or "child"
+	step Step   // nil for the engine itself
+	out  io.Writer
+
+	// rootfsMounters are the active steps that build the root filesystem;
+	// see MountRootfs.
+	rootfsMounters []Step
+}
+
+// NewContext returns a context for side ("host" or "child") writing trace
+// and notes to out.
+func NewContext(spec *Spec, side string, out io.Writer) *Context {
+	return &Context{Spec: spec, side: side, out: out}
+}
+
+// For returns a copy of ctx whose trace lines are tagged with step s.
+func (c *Context) For(s Step) *Context {
+	cp := *c
+	cp.step = s
+	return &cp
+}
+
+// Tracef prints one action when --trace is on, tagged with the side and the
+// step: "[host  06 net   ] ip link add veth1a2b type veth ...".
+func (c *Context) Tracef(format string, args ...any) {
+	if !c.Spec.Trace {
+		return
+	}
+	n, name := 0, "engine"
+	if c.step != nil {
+		n, name = c.step.Number(), c.step.Name()
+	}
+	fmt.Fprintf(c.out, "[%-5s %02d %-7s] %s\n", c.side, n, name, fmt.Sprintf(format, args...))
+}
+
+// Notef prints a line the user must see whatever the flags, such as
+// "mini: container killed: out of memory (limit 32MiB)".
+func (c *Context) Notef(format string, args ...any) {
+	fmt.Fprintf(c.out, "mini: "+format+"\n", args...)
+}
+
+// Side is "host" or "child".
+func (c *Context) Side() string { return c.side }
+
+// ContainerDir is where the container's own state lives on the host:
+// <root>/containers/<id>. Only steps that need it create it.
+func (c *Context) ContainerDir() string {
+	return filepath.Join(c.Spec.Root, "containers", c.Spec.ID)
+}
+
+// MountRootfs is called by step 3's Init between making / private and
+// pivot_root: each later step that builds the root filesystem (step 8 mounts
+// the overlay at Spec.Rootfs) does so now, inside the container's own mount
+// namespace, so nothing is left on the host if mini is killed.
+func (c *Context) MountRootfs() error {
+	for _, s := range c.rootfsMounters {
+		if err := s.(RootfsMounter).MountRootfs(c.For(s)); err != nil {
+			return fmt.Errorf("step %d (%s): %w", s.Number(), s.Name(), err)
+		}
+	}
+	return nil
+}

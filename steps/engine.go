@@ -1,0 +1,241 @@
+package steps
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"os/signal"
+	"runtime"
+	"syscall"
+
+	"golang.org/x/sys/unix"
+)
+
+// InitArg is the hidden first argument that makes mini the container's init:
+// the host runs "/proc/self/exe init" and Init takes over in the child.
+const InitArg = "init"
+
+// The child inherits two pipes. fd 3 carries the spec; the child blocks
+// reading it, and the host writes it only once every step has attached, so
+// the read is also the sync barrier. fd 4 carries an init error back; it is
+// close-on-exec in the child, so EOF on the host means exec succeeded.
+const (
+	specFD  = 3
+	errorFD = 4
+)
+
+// Run runs the container: steps are steps 1..spec.Step, in order. It returns
+// the code mini exits with: the command's own status, 128+n if a signal
+// killed it, or (with a non-nil error) 125 for mini's own failure and 126 or
+// 127 when the command could not be executed.
+func Run(spec *Spec, steps []Step, argv0 string, out io.Writer) (code int, err error) {
+	// The child's Pdeathsig fires when the thread that started it exits, not
+	// the process (prctl(2) PR_SET_PDEATHSIG): keep this goroutine on one
+	// thread for the container's whole life.
+	runtime.LockOSThread()
+
+	ctx := NewContext(spec, "host", out)
+	ctx.Tracef("run %s at step %d: %q", spec.ID, spec.Step, spec.Args)
+
+	for _, s := range steps {
+		if v, ok := s.(Validator); ok {
+			if err := v.Validate(ctx.For(s)); err != nil {
+				return 125, err
+			}
+		}
+	}
+
+	// Whatever has been prepared is cleaned up, in reverse, however we leave.
+	var started []Step
+	defer func() {
+		for i := len(started) - 1; i >= 0; i-- {
+			if c, ok := started[i].(Cleaner); ok {
+				if cerr := c.Cleanup(ctx.For(started[i])); cerr != nil {
+					ctx.Notef("cleanup of step %d (%s): %v", started[i].Number(), started[i].Name(), cerr)
+					if err == nil {
+						code, err = 125, cerr
+					}
+				}
+			}
+		}
+	}()
+	for _, s := range steps {
+		// Listed before Prepare runs: a Prepare that fails half-way still
+		// gets its Cleanup.
+		started = append(started, s)
+		if p, ok := s.(Preparer); ok {
+			if err := p.Prepare(ctx.For(s)); err != nil {
+				return 125, fmt.Errorf("step %d (%s): %w", s.Number(), s.Name(), err)
+			}
+		}
+	}
+
+	cmd, specW, errR, err := startChild(ctx, steps, argv0)
+	if err != nil {
+		return 125, err
+	}
+	defer errR.Close()
+	// Forward the signals a user sends to mini to the container's init.
+	sigs := make(chan os.Signal, 4)
+	signal.Notify(sigs, unix.SIGINT, unix.SIGTERM, unix.SIGHUP, unix.SIGQUIT, unix.SIGUSR1, unix.SIGUSR2)
+	defer signal.Stop(sigs)
+	go func() {
+		for sig := range sigs {
+			_ = cmd.Process.Signal(sig)
+		}
+	}()
+
+	// reap kills nothing: it waits for the child and records how it ended.
+	reap := func() {
+		_ = cmd.Wait()
+		if ws, ok := cmd.ProcessState.Sys().(syscall.WaitStatus); ok {
+			ctx.Exited, ctx.Status = true, ws
+		}
+	}
+
+	for _, s := range steps {
+		if a, ok := s.(Attacher); ok {
+			if err := a.Attach(ctx.For(s), cmd.Process.Pid); err != nil {
+				specW.Close()
+				_ = cmd.Process.Kill()
+				reap()
+				return 125, fmt.Errorf("step %d (%s): %w", s.Number(), s.Name(), err)
+			}
+		}
+	}
+
+	// Release the barrier: the spec, as the steps left it, goes to the child.
+	ctx.Tracef("write spec to fd %d: the child's init hooks start", specFD)
+	if err := json.NewEncoder(specW).Encode(spec); err != nil {
+		ctx.Tracef("write spec: %v (the child died early)", err)
+	}
+	specW.Close()
+
+	// Either the child reports an init error on fd 4, or exec closes it.
+	var failure childError
+	msg, _ := io.ReadAll(errR)
+	if len(msg) > 0 {
+		if jerr := json.Unmarshal(msg, &failure); jerr != nil {
+			failure = childError{Code: 125, Msg: string(msg)}
+		}
+	}
+	reap()
+	if failure.Msg != "" {
+		return failure.Code, errors.New(failure.Msg)
+	}
+	code = ExitCode(ctx.Status)
+	ctx.Tracef("container exited: %s -> exit code %d", describe(ctx.Status), code)
+	return code, nil
+}
+
+// startChild re-executes mini as "argv0 init" in new namespaces, blocked on
+// the spec pipe. It returns the write end of the spec pipe and the read end
+// of the error pipe.
+func startChild(ctx *Context, steps []Step, argv0 string) (*exec.Cmd, *os.File, *os.File, error) {
+	attr := &syscall.SysProcAttr{
+		// The container dies with mini, even if mini is SIGKILLed.
+		Pdeathsig: syscall.SIGKILL,
+	}
+	for _, s := range steps {
+		if c, ok := s.(Cloner); ok {
+			attr.Cloneflags |= c.CloneFlags(ctx.For(s))
+		}
+		if m, ok := s.(IDMapper); ok {
+			uids, gids, setgroups := m.IDMaps(ctx.For(s))
+			attr.UidMappings, attr.GidMappings = uids, gids
+			attr.GidMappingsEnableSetgroups = setgroups
+		}
+	}
+
+	specR, specW, err := os.Pipe()
+	if err != nil {
+		return nil, nil, nil, fmt.Errorf("pipe: %w", err)
+	}
+	errR, errW, err := os.Pipe()
+	if err != nil {
+		specR.Close()
+		specW.Close()
+		return nil, nil, nil, fmt.Errorf("pipe: %w", err)
+	}
+	cmd := &exec.Cmd{
+		Path:        "/proc/self/exe",
+		Args:        []string{argv0, InitArg},
+		Env:         []string{}, // the command's environment travels in the spec
+		Stdin:       os.Stdin,
+		Stdout:      os.Stdout,
+		Stderr:      os.Stderr,
+		ExtraFiles:  []*os.File{specR, errW}, // fd 3, fd 4
+		SysProcAttr: attr,
+	}
+	ctx.Tracef("clone(%s) /proc/self/exe %s", cloneNames(attr.Cloneflags), InitArg)
+	err = cmd.Start()
+	// The child has its own copies; the host keeps only its ends.
+	specR.Close()
+	errW.Close()
+	if err != nil {
+		specW.Close()
+		errR.Close()
+		return nil, nil, nil, fmt.Errorf("clone /proc/self/exe: %w%s", err, cloneHint(err))
+	}
+	ctx.Tracef("child pid %d waits on fd %d", cmd.Process.Pid, specFD)
+	return cmd, specW, errR, nil
+}
+
+// cloneHint says what to do when clone(2) is refused.
+func cloneHint(err error) string {
+	if errors.Is(err, unix.EPERM) {
+		return " (creating namespaces needs root: run with sudo, or see docs/05-user.md for rootless runs)"
+	}
+	if errors.Is(err, unix.ENOSPC) || errors.Is(err, unix.EUSERS) {
+		return " (a namespace limit in /proc/sys/user/ is reached)"
+	}
+	return ""
+}
+
+// ExitCode maps a wait status to docker's exit codes: the command's own
+// status, or 128+n when signal n killed it.
+func ExitCode(ws syscall.WaitStatus) int {
+	if ws.Signaled() {
+		return 128 + int(ws.Signal())
+	}
+	return ws.ExitStatus()
+}
+
+func describe(ws syscall.WaitStatus) string {
+	if ws.Signaled() {
+		return "killed by " + unix.SignalName(ws.Signal())
+	}
+	return fmt.Sprintf("exit status %d", ws.ExitStatus())
+}
+
+// cloneNames spells clone flags as the man page does.
+func cloneNames(flags uintptr) string {
+	names := []struct {
+		flag uintptr
+		name string
+	}{
+		{unix.CLONE_NEWUTS, "CLONE_NEWUTS"},
+		{unix.CLONE_NEWPID, "CLONE_NEWPID"},
+		{unix.CLONE_NEWNS, "CLONE_NEWNS"},
+		{unix.CLONE_NEWIPC, "CLONE_NEWIPC"},
+		{unix.CLONE_NEWUSER, "CLONE_NEWUSER"},
+		{unix.CLONE_NEWNET, "CLONE_NEWNET"},
+		{unix.CLONE_NEWCGROUP, "CLONE_NEWCGROUP"},
+	}
+	s := ""
+	for _, n := range names {
+		if flags&n.flag != 0 {
+			if s != "" {
+				s += "|"
+			}
+			s += n.name
+		}
+	}
+	if s == "" {
+		return "0"
+	}
+	return s
+}

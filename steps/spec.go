@@ -1,0 +1,90 @@
+package steps
+
+// Spec is everything the container is: what the user asked for (flags) and
+// what steps decided on the host (addresses, paths). The host fills it in,
+// then sends it to the child as JSON on the spec pipe (fd 3), so the child
+// sees exactly what the host decided.
+//
+// Fields are grouped by the step that reads them. A step writes only its own
+// fields; later steps may read earlier steps' results (step 8 writes the
+// container's address, chosen by step 6, into /etc/hosts).
+type Spec struct {
+	// Engine (step 0).
+	ID    string   `json:"id"`    // 12 hex digits, random
+	Name  string   `json:"name"`  // --name, or the ID
+	Step  int      `json:"step"`  // --step: run steps 1..Step
+	Image string   `json:"image"` // absolute path of the image directory
+	Args  []string `json:"args"`  // the command and its arguments
+	Env   []string `json:"env"`   // KEY=VALUE, PATH and HOSTNAME included
+	Dir   string   `json:"dir"`   // -w: working directory of the command
+	Root  string   `json:"root"`  // --root: mini's state directory
+	Trace bool     `json:"trace"` // --trace: print every action
+
+	// Rootless is true when mini itself runs as a non-root user.
+	Rootless bool `json:"rootless"`
+
+	// Step 1: UTS namespace.
+	Hostname string `json:"hostname"`
+
+	// Step 3: mount namespace.
+	// Rootfs is the directory pivot_root enters: the image, unless a later
+	// step (8) builds another tree and sets it in Prepare.
+	Rootfs     string   `json:"rootfs"`
+	VolumeFlag []string `json:"-"`       // -v HOST:CONTAINER[:ro], as given
+	Volumes    []Volume `json:"volumes"` // set by step 3 from VolumeFlag
+
+	// Step 5: user namespace.
+	UIDMapFlag []string `json:"-"`       // --uidmap CONTAINER:HOST:SIZE, as given
+	GIDMapFlag []string `json:"-"`       // --gidmap
+	UIDMap     []IDMap  `json:"uid_map"` // set by step 5: container id -> host id ranges
+	GIDMap     []IDMap  `json:"gid_map"`
+
+	// Step 6: network.
+	Net    string `json:"net"`    // --net bridge|none|host
+	Subnet string `json:"subnet"` // --subnet, CIDR of the bridge network
+	Bridge string `json:"bridge"` // --bridge, host bridge name
+	// Set by step 6 on the host for the child and for step 8.
+	IP      string `json:"ip"`      // container address in CIDR form, "" without one
+	Gateway string `json:"gateway"` // bridge address, the default route
+	IfName  string `json:"ifname"`  // the veth peer's name inside the container before rename
+
+	// Step 7: cgroups, as given on the command line; step 7 parses them.
+	Memory    string `json:"memory"`     // -m: 64m, 1g
+	CPUs      string `json:"cpus"`       // --cpus: 0.5
+	PidsLimit string `json:"pids_limit"` // --pids-limit: 20
+
+	// Step 8: overlay.
+	Remove bool `json:"remove"` // --rm: delete the container's layers after exit
+}
+
+// Volume is a bind mount from the host into the container.
+type Volume struct {
+	Source   string `json:"source"` // absolute host path
+	Target   string `json:"target"` // absolute path inside the container
+	ReadOnly bool   `json:"read_only"`
+}
+
+// IDMap maps Size ids starting at ContainerID onto HostID.. in the parent
+// user namespace, one line of /proc/PID/uid_map.
+type IDMap struct {
+	ContainerID int `json:"container_id"`
+	HostID      int `json:"host_id"`
+	Size        int `json:"size"`
+}
+
+// RootUID is the host uid the container's root is, the uid that must own
+// whatever the container has to write (its /dev, its rw layer). It is 0
+// without a user namespace.
+func (s *Spec) RootUID() int { return hostID(s.UIDMap, 0) }
+
+// RootGID is RootUID for groups.
+func (s *Spec) RootGID() int { return hostID(s.GIDMap, 0) }
+
+func hostID(maps []IDMap, id int) int {
+	for _, m := range maps {
+		if id >= m.ContainerID && id < m.ContainerID+m.Size {
+			return m.HostID + id - m.ContainerID
+		}
+	}
+	return id
+}

@@ -1,0 +1,50 @@
+package steps
+
+import (
+	"fmt"
+	"strings"
+
+	"golang.org/x/sys/unix"
+)
+
+// Mount is mount(2) with a trace line and an error that names the call:
+// "mount proc on /x/proc: operation not permitted". Steps call it so every
+// mount reads the same in --trace; the flags stay visible at the call site.
+func Mount(ctx *Context, source, target, fstype string, flags uintptr, data string) error {
+	ctx.Tracef("mount(%q, %q, %q, %s, %q)", source, target, fstype, MountFlagNames(flags), data)
+	if err := unix.Mount(source, target, fstype, flags, data); err != nil {
+		what := fstype
+		if what == "" {
+			what = source
+		}
+		return fmt.Errorf("mount %s on %s (%s): %w", what, target, MountFlagNames(flags), err)
+	}
+	return nil
+}
+
+// MountFlagNames spells mount flags as mount(2) does: "MS_BIND|MS_REC".
+func MountFlagNames(flags uintptr) string {
+	names := []struct {
+		flag uintptr
+		name string
+	}{
+		{unix.MS_RDONLY, "MS_RDONLY"}, {unix.MS_NOSUID, "MS_NOSUID"}, {unix.MS_NODEV, "MS_NODEV"},
+		{unix.MS_NOEXEC, "MS_NOEXEC"}, {unix.MS_REMOUNT, "MS_REMOUNT"}, {unix.MS_BIND, "MS_BIND"},
+		{unix.MS_MOVE, "MS_MOVE"}, {unix.MS_REC, "MS_REC"}, {unix.MS_PRIVATE, "MS_PRIVATE"},
+		{unix.MS_SLAVE, "MS_SLAVE"}, {unix.MS_SHARED, "MS_SHARED"}, {unix.MS_STRICTATIME, "MS_STRICTATIME"},
+	}
+	var out []string
+	for _, n := range names {
+		if flags&n.flag != 0 {
+			out = append(out, n.name)
+			flags &^= n.flag
+		}
+	}
+	if flags != 0 {
+		out = append(out, fmt.Sprintf("%#x", flags))
+	}
+	if len(out) == 0 {
+		return "0"
+	}
+	return strings.Join(out, "|")
+}
