@@ -3,6 +3,7 @@ module mini
 go 1.22
 
 require (
+	github.com/google/go-cmp v0.7.0
 	github.com/rogpeppe/go-internal v1.13.1
 	github.com/spf13/pflag v1.0.6
 	golang.org/x/sys v0.30.0

@@ -2,12 +2,16 @@ package main
 
 import (
 	"bufio"
+	"errors"
+	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
 
+	"github.com/google/go-cmp/cmp"
 	"github.com/rogpeppe/go-internal/testscript"
 )
 
@@ -27,11 +31,15 @@ func TestScripts(t *testing.T) {
 		t.Fatal(err)
 	}
 	before := mountCount(t)
+	imageBefore := treeListing(t, image)
 	var mu sync.Mutex
 	var leaks []string
 	t.Cleanup(func() {
 		for _, l := range leaks {
 			t.Error(l)
+		}
+		if diff := cmp.Diff(imageBefore, treeListing(t, image)); diff != "" {
+			t.Errorf("a scenario changed the image %s (-before +after):\n%s", image, diff)
 		}
 		if after := mountCount(t); after != before {
 			t.Errorf("the host's mount table had %d entries before the scenarios and %d after", before, after)
@@ -81,3 +89,28 @@ func mountPoints(t testing.TB) []string {
 }
 
 func mountCount(t testing.TB) int { return len(mountPoints(t)) }
+
+// treeListing lists every path under dir with its type and size: the
+// scenarios may write into the image only to show it, and must clean up.
+func treeListing(t testing.TB, dir string) []string {
+	var out []string
+	err := filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		info, err := d.Info()
+		if err != nil {
+			return err
+		}
+		size := info.Size()
+		if d.IsDir() {
+			size = 0 // a directory's size may grow with use and never shrink
+		}
+		out = append(out, fmt.Sprintf("%s %s %d", path, info.Mode(), size))
+		return nil
+	})
+	if err != nil && !errors.Is(err, fs.ErrNotExist) {
+		t.Fatal(err)
+	}
+	return out
+}

@@ -24,7 +24,7 @@ fi
 rm -rf "$dir.new"
 mkdir -p "$dir.new"
 cd "$dir.new"
-mkdir -p bin sbin usr/bin usr/sbin etc root tmp proc sys dev var/tmp home
+mkdir -p bin sbin usr/bin usr/sbin etc root tmp proc sys dev mnt var/tmp home
 chmod 1777 tmp var/tmp
 chmod 700 root
 cp "$busybox" bin/busybox

@@ -1,0 +1,134 @@
+package main
+
+import (
+	"bufio"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+)
+
+// TestDocs runs every shell session shown in docs/*.md and README.md and
+// compares what it prints with what the doc shows, so the docs cannot drift
+// from the code. A session is a ```console block:
+//
+//	$ sudo mini run --step 1 --hostname box rootfs/busybox hostname
+//	box
+//
+// "$ " lines are commands, run with sh from the repository's root as root
+// ("sudo " is dropped) with this test's mini first on PATH (for "mini" and
+// "bin/mini"); the lines up to
+// the next command are its output, stdout and stderr together. In the output
+// <id> is 12 hex digits, <n> a number, <ip> an IPv4 address with an optional
+// /prefix, <*> anything within a line, and a line "..." any number of lines.
+func TestDocs(t *testing.T) {
+	if os.Geteuid() != 0 {
+		if os.Getenv(noSkipVar) == "1" {
+			t.Fatalf("the doc sessions run containers: run as root (%s=1 forbids skipping)", noSkipVar)
+		}
+		t.Skip("the doc sessions run containers: run as root")
+	}
+	files, _ := filepath.Glob("../docs/*.md")
+	files = append(files, "../README.md")
+	for _, file := range files {
+		sessions := parseSessions(t, file)
+		if len(sessions) == 0 {
+			continue
+		}
+		t.Run(filepath.Base(file), func(t *testing.T) {
+			env := append(os.Environ(), testEnv(t)...)
+			for _, s := range sessions {
+				cmd := exec.Command("sh", "-c", s.command)
+				cmd.Dir = ".."
+				cmd.Env = env
+				out, _ := cmd.CombinedOutput()
+				got := strings.Split(strings.TrimRight(string(out), "\n"), "\n")
+				if len(out) == 0 {
+					got = nil
+				}
+				if !matchLines(s.want, got) {
+					t.Errorf("%s:%d: $ %s\nthe doc shows:\n%s\nmini printed:\n%s", file, s.line, s.command,
+						strings.Join(s.want, "\n"), strings.Join(got, "\n"))
+				}
+			}
+		})
+	}
+}
+
+type session struct {
+	line    int
+	command string
+	want    []string
+}
+
+// parseSessions reads the ```console blocks of a Markdown file.
+func parseSessions(t *testing.T, file string) []session {
+	f, err := os.Open(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	var out []session
+	in := false
+	sc := bufio.NewScanner(f)
+	for n := 1; sc.Scan(); n++ {
+		line := strings.TrimRight(sc.Text(), " \t")
+		trimmed := strings.TrimSpace(line)
+		switch {
+		case !in && trimmed == "```console":
+			in = true
+		case in && trimmed == "```":
+			in = false
+		case in && strings.HasPrefix(trimmed, "$ "):
+			cmd := strings.TrimPrefix(strings.TrimPrefix(trimmed, "$ "), "sudo ")
+			// The doc's bin/mini or installed mini is this test's mini.
+			cmd = strings.ReplaceAll(cmd, "bin/mini ", "mini ")
+			out = append(out, session{line: n, command: cmd})
+		case in && len(out) > 0:
+			out[len(out)-1].want = append(out[len(out)-1].want, strings.TrimPrefix(line, indentOf(line, trimmed)))
+		}
+	}
+	return out
+}
+
+func indentOf(line, trimmed string) string {
+	if trimmed == "" {
+		return ""
+	}
+	return line[:strings.Index(line, trimmed)]
+}
+
+var placeholders = strings.NewReplacer(
+	regexp.QuoteMeta("<id>"), "[0-9a-f]{12}",
+	regexp.QuoteMeta("<n>"), "[0-9]+",
+	regexp.QuoteMeta("<ip>"), `[0-9]+\.[0-9]+\.[0-9]+\.[0-9]+(/[0-9]+)?`,
+	regexp.QuoteMeta("<*>"), ".*",
+)
+
+// matchLines matches got against want line by line; a want line "..."
+// matches any number of lines.
+func matchLines(want, got []string) bool {
+	if len(want) == 0 {
+		return len(got) == 0
+	}
+	if strings.TrimSpace(want[0]) == "..." {
+		for i := 0; i <= len(got); i++ {
+			if matchLines(want[1:], got[i:]) {
+				return true
+			}
+		}
+		return false
+	}
+	if len(got) == 0 {
+		return false
+	}
+	re := regexp.MustCompile("^" + placeholders.Replace(regexp.QuoteMeta(want[0])) + "$")
+	return re.MatchString(strings.TrimRight(got[0], " \t")) && matchLines(want[1:], got[1:])
+}
+
+// testEnv gives a doc's sessions a state directory of their own.
+func testEnv(t *testing.T) []string {
+	return []string{"MINI_ROOT=" + filepath.Join(t.TempDir(), "state")}
+}

@@ -1,0 +1,323 @@
+// Command bench times a container's start-to-exit with mini at every step,
+// beside unshare (the floor) and, when installed, runc and crun on an OCI
+// bundle of the same rootfs. Runs are interleaved (row 1, row 2, ..., row 1,
+// ...) so a machine whose speed drifts affects every row alike. It measures;
+// it asserts nothing. Run it as root: make bench.
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+)
+
+type row struct {
+	name  string
+	argv  []string
+	times []time.Duration
+	err   error
+}
+
+func main() {
+	runs := flag.Int("n", 100, "runs of each row")
+	mini := flag.String("mini", "bin/mini", "the mini binary")
+	image := flag.String("image", "rootfs/busybox", "the rootfs every runtime runs")
+	scale := flag.Int("scale", 50, "containers started at once in the scale run (0: skip)")
+	flag.Parse()
+	if os.Geteuid() != 0 {
+		fatal("bench: run as root (sudo make bench): containers need it")
+	}
+	img, _ := filepath.Abs(*image)
+	bin, _ := filepath.Abs(*mini)
+	tmp, err := os.MkdirTemp("", "mini-bench-")
+	check(err)
+	defer os.RemoveAll(tmp)
+
+	// A bridge and subnet of the benchmark's own, removed at the end, so the
+	// benchmark touches nothing on the host that it did not make.
+	bridge := fmt.Sprintf("minib%d", os.Getpid()%100000)
+	defer exec.Command("ip", "link", "del", bridge).Run()
+	env := append(os.Environ(), "MINI_ROOT="+filepath.Join(tmp, "state"), "MINI_BRIDGE="+bridge, "MINI_SUBNET=10.231.250.0/24")
+
+	wrap := cgroupWrapper()
+	rows := []*row{
+		{name: "unshare --uts --pid --mount --fork", argv: []string{"unshare", "--uts", "--pid", "--mount", "--fork", "/bin/true"}},
+		{name: "unshare, all namespaces", argv: []string{"unshare", "--uts", "--pid", "--mount", "--ipc", "--net", "--cgroup", "--fork", "/bin/true"}},
+	}
+	max := maxStep(bin)
+	for n := 0; n <= max; n++ {
+		argv := []string{bin, "run", "--step", strconv.Itoa(n)}
+		if n >= 8 {
+			argv = append(argv, "--rm")
+		}
+		rows = append(rows, &row{name: fmt.Sprintf("mini --step %d", n), argv: append(argv, img, "/bin/true")})
+	}
+	if max >= 6 {
+		argv := []string{bin, "run", "--step", strconv.Itoa(max), "--net", "none"}
+		if max >= 8 {
+			argv = append(argv, "--rm")
+		}
+		rows = append(rows, &row{name: fmt.Sprintf("mini --step %d --net none", max), argv: append(argv, img, "/bin/true")})
+	}
+	crunRow := -1
+	for _, rt := range []string{"runc", "crun"} {
+		if path, err := exec.LookPath(rt); err == nil {
+			bundle, err := ociBundle(tmp, rt, path, img)
+			if err != nil {
+				fmt.Fprintf(os.Stderr, "bench: %s skipped: %v\n", rt, err)
+				continue
+			}
+			if rt == "crun" {
+				crunRow = len(rows)
+			}
+			state := filepath.Join(tmp, rt+"-state")
+			rows = append(rows, &row{name: rt + " run", argv: []string{path, "--root", state, "run", "--bundle", bundle, "ID"}})
+		}
+	}
+	for _, r := range rows {
+		r.argv = append(wrap, r.argv...)
+	}
+
+	// Warm up once (page cache, the bridge), then interleave.
+	for _, r := range rows {
+		runOnce(r, env, 0)
+		r.times = nil
+	}
+	for i := 1; i <= *runs; i++ {
+		for _, r := range rows {
+			runOnce(r, env, i)
+		}
+	}
+
+	fmt.Printf("start-to-exit of /bin/true, %d interleaved runs each, %s\n", *runs, hostLine())
+	if len(wrap) > 0 {
+		fmt.Println("every row runs under the same wrapper: a private mount namespace with /sys/fs/cgroup/unified unmounted, so crun and runc see cgroup v1 only")
+	}
+	var crun time.Duration
+	if crunRow >= 0 && rows[crunRow].err == nil {
+		crun = median(rows[crunRow].times)
+	}
+	fmt.Printf("%-36s %9s %9s %9s %8s\n", "", "median", "p10", "p90", "x crun")
+	for _, r := range rows {
+		if r.err != nil {
+			fmt.Printf("%-36s failed: %v\n", r.name, r.err)
+			continue
+		}
+		ratio := "-"
+		if crun > 0 {
+			ratio = fmt.Sprintf("%.2f", float64(median(r.times))/float64(crun))
+		}
+		fmt.Printf("%-36s %9s %9s %9s %8s\n", r.name, ms(median(r.times)), ms(pct(r.times, 10)), ms(pct(r.times, 90)), ratio)
+	}
+	fmt.Println()
+	memory(bin, img, env, max)
+	if *scale > 0 && max >= 6 {
+		scaleRun(bin, img, env, max, *scale)
+	}
+}
+
+// runOnce runs r once and records its wall time; the first failure is kept.
+func runOnce(r *row, env []string, i int) {
+	argv := make([]string, len(r.argv))
+	for j, a := range r.argv {
+		argv[j] = strings.ReplaceAll(a, "ID", fmt.Sprintf("bench-%d-%d", os.Getpid(), i))
+	}
+	cmd := exec.Command(argv[0], argv[1:]...)
+	cmd.Env = env
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	start := time.Now()
+	err := cmd.Run()
+	d := time.Since(start)
+	if err != nil {
+		if r.err == nil {
+			r.err = fmt.Errorf("%v: %s", err, strings.TrimSpace(stderr.String()))
+		}
+		return
+	}
+	r.times = append(r.times, d)
+}
+
+// cgroupWrapper: on a host whose cgroup v2 mount has controllers while v1
+// holds the rest (a hybrid host), crun refuses to start. Every row then runs
+// inside a private mount namespace with the v2 mount unmounted, so all
+// runtimes pay the same wrapper cost.
+func cgroupWrapper() []string {
+	data, err := os.ReadFile("/sys/fs/cgroup/unified/cgroup.controllers")
+	if err != nil || len(bytes.TrimSpace(data)) == 0 {
+		return nil
+	}
+	return []string{"unshare", "--mount", "--propagation", "private", "sh", "-c", `umount /sys/fs/cgroup/unified && exec "$@"`, "wrap"}
+}
+
+// ociBundle makes an OCI bundle whose root is the image, read-only, from
+// the runtime's own default spec with the terminal off and /bin/true to run.
+func ociBundle(tmp, name, path, image string) (string, error) {
+	dir := filepath.Join(tmp, name+"-bundle")
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return "", err
+	}
+	cmd := exec.Command(path, "spec")
+	cmd.Dir = dir
+	if out, err := cmd.CombinedOutput(); err != nil {
+		return "", fmt.Errorf("%s spec: %v: %s", name, err, out)
+	}
+	cfgPath := filepath.Join(dir, "config.json")
+	data, err := os.ReadFile(cfgPath)
+	if err != nil {
+		return "", err
+	}
+	var cfg map[string]any
+	if err := json.Unmarshal(data, &cfg); err != nil {
+		return "", err
+	}
+	proc := cfg["process"].(map[string]any)
+	proc["terminal"] = false
+	proc["args"] = []string{"/bin/true"}
+	cfg["root"] = map[string]any{"path": image, "readonly": true}
+	data, err = json.MarshalIndent(cfg, "", "\t")
+	if err != nil {
+		return "", err
+	}
+	return dir, os.WriteFile(cfgPath, data, 0o644)
+}
+
+// memory reports the resident memory of mini's host process while its
+// container runs: what each running container costs the host in mini.
+func memory(bin, img string, env []string, step int) {
+	const k = 5
+	var cmds []*exec.Cmd
+	for i := 0; i < k; i++ {
+		c := exec.Command(bin, "run", "--step", strconv.Itoa(step), "--net", "none", img, "sleep", "3")
+		if step < 6 {
+			c = exec.Command(bin, "run", "--step", strconv.Itoa(step), img, "sleep", "3")
+		}
+		c.Env = env
+		if err := c.Start(); err != nil {
+			fmt.Printf("memory: %v\n", err)
+			return
+		}
+		cmds = append(cmds, c)
+	}
+	time.Sleep(1500 * time.Millisecond) // let every container reach its sleep
+	var rss, hwm []int
+	for _, c := range cmds {
+		r, h := statusKB(c.Process.Pid)
+		rss, hwm = append(rss, r), append(hwm, h)
+	}
+	for _, c := range cmds {
+		_ = c.Wait()
+	}
+	sort.Ints(rss)
+	sort.Ints(hwm)
+	fmt.Printf("mini host process per running container (step %d, %d containers): RSS median %d KiB, peak (VmHWM) median %d KiB\n",
+		step, k, rss[k/2], hwm[k/2])
+}
+
+func statusKB(pid int) (rss, hwm int) {
+	data, _ := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	for _, line := range strings.Split(string(data), "\n") {
+		f := strings.Fields(line)
+		if len(f) >= 2 && f[0] == "VmRSS:" {
+			rss, _ = strconv.Atoi(f[1])
+		}
+		if len(f) >= 2 && f[0] == "VmHWM:" {
+			hwm, _ = strconv.Atoi(f[1])
+		}
+	}
+	return rss, hwm
+}
+
+// scaleRun starts n bridge-mode containers at once; each prints its address.
+func scaleRun(bin, img string, env []string, step, n int) {
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	failures := 0
+	addrs := map[string]bool{}
+	start := time.Now()
+	for i := 0; i < n; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			argv := []string{"run", "--step", strconv.Itoa(step)}
+			if step >= 8 {
+				argv = append(argv, "--rm")
+			}
+			c := exec.Command(bin, append(argv, img, "sh", "-c", "ip -4 -o addr show eth0")...)
+			c.Env = env
+			out, err := c.Output()
+			mu.Lock()
+			defer mu.Unlock()
+			f := strings.Fields(string(out))
+			if err != nil || len(f) < 4 {
+				failures++
+				return
+			}
+			addrs[f[3]] = true
+		}()
+	}
+	wg.Wait()
+	fmt.Printf("scale: %d containers at once at step %d, bridge mode: %s wall, %d failures, %d distinct addresses\n",
+		n, step, time.Since(start).Round(time.Millisecond), failures, len(addrs))
+}
+
+func maxStep(bin string) int {
+	out, err := exec.Command(bin, "version").Output()
+	check(err)
+	max := 0
+	for _, line := range strings.Split(string(out), "\n") {
+		var n int
+		if _, err := fmt.Sscanf(strings.TrimSpace(line), "step %d:", &n); err == nil && n > max {
+			max = n
+		}
+	}
+	return max
+}
+
+func hostLine() string {
+	out, _ := exec.Command("uname", "-r").Output()
+	return fmt.Sprintf("kernel %s, %d CPUs", strings.TrimSpace(string(out)), numCPU())
+}
+
+func numCPU() int {
+	data, _ := os.ReadFile("/proc/cpuinfo")
+	return strings.Count(string(data), "processor\t:")
+}
+
+func median(d []time.Duration) time.Duration { return pct(d, 50) }
+
+// pct is the p-th percentile (nearest rank) of d.
+func pct(d []time.Duration, p int) time.Duration {
+	if len(d) == 0 {
+		return 0
+	}
+	s := append([]time.Duration(nil), d...)
+	sort.Slice(s, func(i, j int) bool { return s[i] < s[j] })
+	i := (p*len(s) + 99) / 100
+	if i < 1 {
+		i = 1
+	}
+	return s[i-1]
+}
+
+func ms(d time.Duration) string { return fmt.Sprintf("%.2fms", float64(d.Microseconds())/1000) }
+
+func check(err error) {
+	if err != nil {
+		fatal("bench: " + err.Error())
+	}
+}
+
+func fatal(msg string) {
+	fmt.Fprintln(os.Stderr, msg)
+	os.Exit(1)
+}
