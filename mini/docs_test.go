@@ -10,7 +10,7 @@ import (
 	"testing"
 )
 
-// TestDocs runs every shell session shown in docs/*.md and README.md and
+// TestDocs runs every shell session shown in docs/*.md, the labs' READMEs and README.md and
 // compares what it prints with what the doc shows, so the docs cannot drift
 // from the code. A session is a ```console block:
 //
@@ -31,13 +31,18 @@ func TestDocs(t *testing.T) {
 		t.Skip("the doc sessions run containers: run as root")
 	}
 	files, _ := filepath.Glob("../docs/*.md")
-	files = append(files, "../README.md")
+	labs, _ := filepath.Glob("../lab/*/README.md")
+	files = append(append(files, labs...), "../lab/README.md", "../README.md")
 	for _, file := range files {
 		sessions := parseSessions(t, file)
 		if len(sessions) == 0 {
 			continue
 		}
-		t.Run(filepath.Base(file), func(t *testing.T) {
+		name := filepath.Base(file)
+		if name == "README.md" { // lab/01-uts/README.md: lab_01-uts_README.md
+			name = strings.ReplaceAll(strings.TrimPrefix(file, "../"), "/", "_")
+		}
+		t.Run(name, func(t *testing.T) {
 			env := append(os.Environ(), testEnv(t)...)
 			for _, s := range sessions {
 				cmd := exec.Command("sh", "-c", s.command)
@@ -130,5 +135,22 @@ func matchLines(want, got []string) bool {
 
 // testEnv gives a doc's sessions a state directory of their own.
 func testEnv(t *testing.T) []string {
-	return []string{"MINI_ROOT=" + filepath.Join(t.TempDir(), "state")}
+	dir := t.TempDir()
+	// From step 5 the container's root is an unprivileged host uid that must
+	// pass through to its layers under MINI_ROOT (step 8); the test's
+	// temporary directory is 0700.
+	if err := os.Chmod(filepath.Dir(dir), 0o711); err != nil {
+		t.Fatal(err)
+	}
+	// A bridge and a subnet of its own, as each scenario has (script_net_test.go).
+	n, err := reserveNet()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if left := n.release(); len(left) > 0 {
+			t.Errorf("left on bridge %s: %v", n.bridge, left)
+		}
+	})
+	return append([]string{"MINI_ROOT=" + filepath.Join(dir, "state")}, n.env()...)
 }

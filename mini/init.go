@@ -21,5 +21,5 @@ func initMain() int {
 		fmt.Fprintln(os.Stderr, "mini: 'init' is internal: it runs inside the container, started by 'mini run'")
 		return 125
 	}
-	return steps.Init(allSteps)
+	return steps.Init(recipe)
 }

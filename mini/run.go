@@ -43,14 +43,15 @@ func runFlags(fs *pflag.FlagSet, spec *steps.Spec, stepArg *string) {
 	fs.StringVar(&spec.Name, "name", "", "container name (default: the container id)")
 	fs.StringArrayVarP(&spec.Env, "env", "e", nil, "set an environment variable, KEY=VALUE (KEY alone: the host's value)")
 	fs.StringVarP(&spec.Dir, "workdir", "w", "/", "working directory of the command")
-	fs.StringVar(&spec.Root, "root", defaultRoot(), "where mini keeps its state ($MINI_ROOT, else /run/mini)")
+	fs.StringVar(&spec.Root, "root", envOr("MINI_ROOT", "/run/mini"), "where mini keeps its state ($MINI_ROOT, else /run/mini)")
 	fs.BoolVar(&spec.Trace, "trace", false, "print every action of every step, host and child side")
+	fs.Bool("lab", false, "run your lab/NN version of step N (--step N) in place of mini's; $"+labEnv+"=N does it too")
 	fs.StringArrayVarP(&spec.VolumeFlag, "volume", "v", nil, "bind mount HOST:CONTAINER[:ro]")
 	fs.StringArrayVar(&spec.UIDMapFlag, "uidmap", nil, "CONTAINER:HOST:SIZE uid map of the user namespace")
 	fs.StringArrayVar(&spec.GIDMapFlag, "gidmap", nil, "CONTAINER:HOST:SIZE gid map of the user namespace")
 	fs.StringVar(&spec.Net, "net", "bridge", "network: bridge, none or host")
-	fs.StringVar(&spec.Subnet, "subnet", "10.89.0.0/24", "subnet of the bridge network")
-	fs.StringVar(&spec.Bridge, "bridge", "mini0", "name of the host bridge")
+	fs.StringVar(&spec.Subnet, "subnet", envOr("MINI_SUBNET", "10.89.0.0/24"), "subnet of the bridge network ($MINI_SUBNET, else 10.89.0.0/24)")
+	fs.StringVar(&spec.Bridge, "bridge", envOr("MINI_BRIDGE", "mini0"), "name of the host bridge ($MINI_BRIDGE, else mini0)")
 	fs.StringVarP(&spec.Memory, "memory", "m", "", "memory limit, e.g. 64m or 1g")
 	fs.StringVar(&spec.CPUs, "cpus", "", "CPU limit in CPUs, e.g. 0.5")
 	fs.StringVar(&spec.PidsLimit, "pids-limit", "", "most processes the container may have")
@@ -66,7 +67,7 @@ func runMain(args []string) int {
 		fmt.Fprintf(os.Stderr, "mini: %v\n", err)
 		return 125
 	}
-	code, err := steps.Run(spec, steps.Active(allSteps, spec.Step), "mini", os.Stderr)
+	code, err := steps.Run(spec, recipe(spec), "mini", os.Stderr)
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "mini: %v\n", oneLine(err))
 	}
@@ -97,6 +98,10 @@ func parseRun(args []string) (*steps.Spec, error) {
 		return nil, fmt.Errorf("--step %q: want a number from 0 to %d", stepArg, maxStep())
 	}
 	spec.Step = n
+	lab, _ := fs.GetBool("lab")
+	if spec.Lab, err = labNumber(lab, n); err != nil {
+		return nil, err
+	}
 	var err2 error
 	fs.Visit(func(f *pflag.Flag) {
 		need, ok := stepFlags[f.Name]
@@ -148,6 +153,9 @@ func parseRun(args []string) (*steps.Spec, error) {
 	spec.Rootfs = spec.Image
 	spec.Rootless = os.Geteuid() != 0
 	if spec.Env, err = makeEnv(spec.Env, spec.Hostname); err != nil {
+		return nil, err
+	}
+	if err := checkLab(spec); err != nil {
 		return nil, err
 	}
 	return spec, nil
@@ -223,11 +231,12 @@ func oneLine(err error) string {
 	return strings.Join(strings.Fields(err.Error()), " ")
 }
 
-// defaultRoot is $MINI_ROOT if set, so a test or a workshop can keep every
-// run's state in one place without repeating --root.
-func defaultRoot() string {
-	if r := os.Getenv("MINI_ROOT"); r != "" {
-		return r
+// envOr is the default of a flag that an environment variable may set
+// ($MINI_ROOT, $MINI_BRIDGE, $MINI_SUBNET), so a test or a workshop can keep
+// its state, bridge and subnet apart without repeating the flags.
+func envOr(name, def string) string {
+	if v := os.Getenv(name); v != "" {
+		return v
 	}
-	return "/run/mini"
+	return def
 }

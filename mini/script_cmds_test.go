@@ -3,12 +3,14 @@ package main
 import (
 	"errors"
 	"fmt"
-	"os/exec"
+	"io/fs"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 
 	"github.com/rogpeppe/go-internal/testscript"
+	"golang.org/x/sys/unix"
 )
 
 // tKey is where Setup keeps the scenario's testing.T, so require can skip.
@@ -38,15 +40,20 @@ func isCgroup2() bool {
 var commands = map[string]func(ts *testscript.TestScript, neg bool, args []string){
 	"require": cmdRequire,
 	"bad":     cmdBad,
+	"hostipc": cmdHostIPC,
 }
 
 // bad ARG...: "mini run ARG..." must fail as bad input does: exit 125, one
-// line on stderr that starts with "mini: ", nothing on stdout, and no
+// line on stderr that starts with "mini: ", nothing on stdout, and no new
 // container state left under $MINI_ROOT. The output stays for stderr checks.
 func cmdBad(ts *testscript.TestScript, neg bool, args []string) {
 	if neg {
 		ts.Fatalf("unsupported: ! bad")
 	}
+	// Containers that ran before are kept (step 8 keeps a container's
+	// layers without --rm, as docker does): only new ones count.
+	containers := filepath.Join(ts.Getenv("MINI_ROOT"), "containers", "*")
+	before, _ := filepath.Glob(containers)
 	err := ts.Exec("mini", append([]string{"run"}, args...)...)
 	var ee *exec.ExitError
 	if !errors.As(err, &ee) || ee.ExitCode() != 125 {
@@ -59,8 +66,8 @@ func cmdBad(ts *testscript.TestScript, neg bool, args []string) {
 	if strings.Count(stderr, "\n") != 1 || !strings.HasPrefix(stderr, "mini: ") || !strings.HasSuffix(stderr, "\n") {
 		ts.Fatalf("want one line on stderr starting with \"mini: \", got %q", stderr)
 	}
-	if left, _ := filepath.Glob(filepath.Join(ts.Getenv("MINI_ROOT"), "containers", "*")); len(left) > 0 {
-		ts.Fatalf("left behind: %v", left)
+	if after, _ := filepath.Glob(containers); len(after) > len(before) {
+		ts.Fatalf("left behind: %v (before: %v)", after, before)
 	}
 }
 
@@ -96,4 +103,54 @@ func cmdRequire(ts *testscript.TestScript, neg bool, args []string) {
 		}
 		ts.Value(tKey).(testscript.T).Skip(why)
 	}
+}
+
+// hostipc create|remove: make on the host, or remove, a System V message
+// queue (msgget(2)) and a POSIX shared memory object (a file in /dev/shm,
+// shm_overview(7)), for step 4's scenario. create sets $MSQID, the queue's
+// id as /proc/sysvipc/msg lists it, and $SHMFILE, /dev/shm/mini-test-$MSQID;
+// both are removed at the end of the scenario anyway, with any $SHMFILE.*.
+func cmdHostIPC(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 1 || args[0] != "create" && args[0] != "remove" {
+		ts.Fatalf("usage: hostipc create|remove")
+	}
+	if args[0] == "remove" {
+		ts.Check(removeHostIPC(ts.Getenv("MSQID"), ts.Getenv("SHMFILE")))
+		return
+	}
+	id, _, errno := unix.Syscall(unix.SYS_MSGGET, unix.IPC_PRIVATE, unix.IPC_CREAT|0o600, 0)
+	if errno != 0 {
+		ts.Fatalf("msgget: %v", errno)
+	}
+	msqid := fmt.Sprint(id)
+	shm := "/dev/shm/mini-test-" + msqid
+	ts.Defer(func() {
+		if err := removeHostIPC(msqid, shm); err != nil {
+			ts.Value(tKey).(testscript.T).Fatal("left on the host: ", err)
+		}
+	})
+	ts.Check(os.WriteFile(shm, []byte("host\n"), 0o644))
+	ts.Setenv("MSQID", msqid)
+	ts.Setenv("SHMFILE", shm)
+}
+
+// removeHostIPC removes what hostipc create made; what is gone already is fine.
+func removeHostIPC(msqid, shm string) error {
+	var id int
+	if _, err := fmt.Sscan(msqid, &id); err == nil {
+		_, _, errno := unix.Syscall(unix.SYS_MSGCTL, uintptr(id), unix.IPC_RMID, 0)
+		if errno != 0 && errno != unix.EINVAL {
+			return fmt.Errorf("msgctl %d IPC_RMID: %w", id, errno)
+		}
+	}
+	if shm == "" {
+		return nil
+	}
+	files, _ := filepath.Glob(shm + ".*")
+	for _, f := range append(files, shm) {
+		if err := os.Remove(f); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return err
+		}
+	}
+	return nil
 }

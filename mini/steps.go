@@ -5,6 +5,11 @@ import (
 	uts "mini/steps/01-uts"
 	pid "mini/steps/02-pid"
 	mount "mini/steps/03-mount"
+	ipc "mini/steps/04-ipc"
+	user "mini/steps/05-user"
+	network "mini/steps/06-net"
+	cgroups "mini/steps/07-cgroups"
+	overlay "mini/steps/08-overlay"
 )
 
 // allSteps is the recipe, in order: mini run --step N runs the first N.
@@ -12,6 +17,11 @@ var allSteps = []steps.Step{
 	uts.Step{},
 	pid.Step{},
 	mount.Step{},
+	ipc.Step{},
+	user.Step{},
+	network.Step{},
+	cgroups.Step{},
+	overlay.Step{},
 }
 
 // maxStep is the highest step this build has, the default for --step.

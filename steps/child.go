@@ -22,8 +22,9 @@ type childError struct {
 // Init is the child side, "mini init": it runs inside the new namespaces,
 // waits for the spec on fd 3, runs each step's Init in order and executes the
 // command. It returns only on failure, with the exit code for the child.
-// steps must be the full list; the spec says how many of them run.
-func Init(all []Step) int {
+// recipe returns the steps a spec runs, in order: the same function the host
+// side used to pick the steps it passed to Run, so both sides agree.
+func Init(recipe func(spec *Spec) []Step) int {
 	// Some namespace calls (unshare(CLONE_NEWCGROUP), setns) change only the
 	// calling thread; exec must then happen on that same thread.
 	runtime.LockOSThread()
@@ -55,7 +56,7 @@ func Init(all []Step) int {
 	ctx := NewContext(&spec, "child", os.Stderr)
 	ctx.Tracef("read spec from fd %d: released by the host", specFD)
 
-	active := Active(all, spec.Step)
+	active := recipe(&spec)
 	for _, s := range active {
 		if _, ok := s.(RootfsMounter); ok {
 			ctx.rootfsMounters = append(ctx.rootfsMounters, s)
@@ -84,11 +85,16 @@ func Init(all []Step) int {
 	return fail(execCode(err), fmt.Errorf("exec %s: %w", spec.Args[0], err))
 }
 
-// Active returns steps 1..n of all, in order.
-func Active(all []Step, n int) []Step {
+// Active returns steps 1..n of all, in order. A rootless run (mini run by a
+// user without root) at step 1 or more also gets the step that makes the
+// user namespace (the one with IDMaps, step 5) when n is below it: a user
+// without root may create the other namespaces only together with a user
+// namespace of its own (user_namespaces(7)), as unshare --map-root-user does.
+func Active(all []Step, n int, rootless bool) []Step {
 	var out []Step
 	for _, s := range all {
-		if s.Number() >= 1 && s.Number() <= n {
+		_, userns := s.(IDMapper)
+		if s.Number() >= 1 && (s.Number() <= n || rootless && n >= 1 && userns) {
 			out = append(out, s)
 		}
 	}

@@ -18,6 +18,11 @@ type Context struct {
 	Exited bool
 	Status syscall.WaitStatus
 
+	// Started is set before Cleanup when the command was executed: the
+	// child reached exec. A Cleanup that keeps what a container leaves (step
+	// 8's layers) reads it; a run that failed before is undone entirely.
+	Started bool
+
 	side string // "host" or "child"
 	step Step   // nil for the engine itself
 	out  io.Writer

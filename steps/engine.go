@@ -48,6 +48,15 @@ func Run(spec *Spec, steps []Step, argv0 string, out io.Writer) (code int, err e
 		}
 	}
 
+	// Steps that prepare something keep it under --root. 0711: from step 5
+	// on the container's root is an unprivileged host uid, and it must pass
+	// through to its own layers (step 8); nobody needs to list them.
+	if hasPreparer(steps) {
+		if err := makeRoot(ctx, spec.Root); err != nil {
+			return 125, err
+		}
+	}
+
 	// Whatever has been prepared is cleaned up, in reverse, however we leave.
 	var started []Step
 	defer func() {
@@ -126,9 +135,36 @@ func Run(spec *Spec, steps []Step, argv0 string, out io.Writer) (code int, err e
 	if failure.Msg != "" {
 		return failure.Code, errors.New(failure.Msg)
 	}
+	ctx.Started = true
 	code = ExitCode(ctx.Status)
 	ctx.Tracef("container exited: %s -> exit code %d", describe(ctx.Status), code)
 	return code, nil
+}
+
+// makeRoot makes the state directory, if it is not there, mode 0711
+// whatever the umask.
+func makeRoot(ctx *Context, root string) error {
+	if _, err := os.Stat(root); err == nil {
+		return nil
+	}
+	ctx.Tracef("mkdir(%q, 0711)", root)
+	err := os.MkdirAll(root, 0o711)
+	if err == nil {
+		err = os.Chmod(root, 0o711)
+	}
+	if err != nil {
+		return fmt.Errorf("--root %s: %w (use a directory mini can write)", root, err)
+	}
+	return nil
+}
+
+func hasPreparer(steps []Step) bool {
+	for _, s := range steps {
+		if _, ok := s.(Preparer); ok {
+			return true
+		}
+	}
+	return false
 }
 
 // startChild re-executes mini as "argv0 init" in new namespaces, blocked on
@@ -147,6 +183,11 @@ func startChild(ctx *Context, steps []Step, argv0 string) (*exec.Cmd, *os.File, 
 			uids, gids, setgroups := m.IDMaps(ctx.For(s))
 			attr.UidMappings, attr.GidMappings = uids, gids
 			attr.GidMappingsEnableSetgroups = setgroups
+			// Become the new namespace's root before exec: execve(2)
+			// recomputes capabilities, and only uid 0 of the namespace keeps
+			// them (user_namespaces(7), "Capabilities"). Supplementary
+			// groups are dropped where setgroups(2) is allowed.
+			attr.Credential = &syscall.Credential{Uid: 0, Gid: 0, NoSetGroups: !setgroups}
 		}
 	}
 

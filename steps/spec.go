@@ -23,6 +23,11 @@ type Spec struct {
 	// Rootless is true when mini itself runs as a non-root user.
 	Rootless bool `json:"rootless"`
 
+	// Lab is the step whose learner's version (lab/NN-name) runs in place of
+	// the reference one: --lab (then it is Step) or $MINI_LAB; 0 for none.
+	// It travels in the spec so the child runs the same steps as the host.
+	Lab int `json:"lab"`
+
 	// Step 1: UTS namespace.
 	Hostname string `json:"hostname"`
 
@@ -46,12 +51,17 @@ type Spec struct {
 	// Set by step 6 on the host for the child and for step 8.
 	IP      string `json:"ip"`      // container address in CIDR form, "" without one
 	Gateway string `json:"gateway"` // bridge address, the default route
-	IfName  string `json:"ifname"`  // the veth peer's name inside the container before rename
+	IfName  string `json:"ifname"`  // the container's end of the veth pair: eth0
 
 	// Step 7: cgroups, as given on the command line; step 7 parses them.
 	Memory    string `json:"memory"`     // -m: 64m, 1g
 	CPUs      string `json:"cpus"`       // --cpus: 0.5
 	PidsLimit string `json:"pids_limit"` // --pids-limit: 20
+	// Set by step 7's Validate from the flags; 0 means no limit.
+	MemoryLimit int64 `json:"memory_limit"` // bytes
+	CPUQuota    int64 `json:"cpu_quota"`    // µs of CPU time the container may use per CPUPeriod
+	CPUPeriod   int64 `json:"cpu_period"`   // µs
+	PidsMax     int64 `json:"pids_max"`     // most tasks (processes and threads)
 
 	// Step 8: overlay.
 	Remove bool `json:"remove"` // --rm: delete the container's layers after exit

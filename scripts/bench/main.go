@@ -106,17 +106,15 @@ func main() {
 	if crunRow >= 0 && rows[crunRow].err == nil {
 		crun = median(rows[crunRow].times)
 	}
-	fmt.Printf("%-36s %9s %9s %9s %8s\n", "", "median", "p10", "p90", "x crun")
+	floor := median(rows[0].times)
+	fmt.Printf("%-36s %9s %9s %9s %9s %8s\n", "", "median", "p10", "p90", "x unshare", "x crun")
 	for _, r := range rows {
 		if r.err != nil {
 			fmt.Printf("%-36s failed: %v\n", r.name, r.err)
 			continue
 		}
-		ratio := "-"
-		if crun > 0 {
-			ratio = fmt.Sprintf("%.2f", float64(median(r.times))/float64(crun))
-		}
-		fmt.Printf("%-36s %9s %9s %9s %8s\n", r.name, ms(median(r.times)), ms(pct(r.times, 10)), ms(pct(r.times, 90)), ratio)
+		fmt.Printf("%-36s %9s %9s %9s %9s %8s\n", r.name, ms(median(r.times)), ms(pct(r.times, 10)), ms(pct(r.times, 90)),
+			ratio(median(r.times), floor), ratio(median(r.times), crun))
 	}
 	fmt.Println()
 	memory(bin, img, env, max)
@@ -291,6 +289,14 @@ func hostLine() string {
 func numCPU() int {
 	data, _ := os.ReadFile("/proc/cpuinfo")
 	return strings.Count(string(data), "processor\t:")
+}
+
+// ratio is a/b to two decimals, or "-" without a b.
+func ratio(a, b time.Duration) string {
+	if b <= 0 {
+		return "-"
+	}
+	return fmt.Sprintf("%.2f", float64(a)/float64(b))
 }
 
 func median(d []time.Duration) time.Duration { return pct(d, 50) }

@@ -1,0 +1,124 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"os"
+	"slices"
+	"strconv"
+
+	labuts "mini/lab/01-uts"
+	labpid "mini/lab/02-pid"
+	labmount "mini/lab/03-mount"
+	labipc "mini/lab/04-ipc"
+	labuser "mini/lab/05-user"
+	labnet "mini/lab/06-net"
+	labcgroups "mini/lab/07-cgroups"
+	laboverlay "mini/lab/08-overlay"
+	"mini/steps"
+)
+
+// The workshop: lab/NN-name is a learner's own version of step NN, the same
+// Step type as steps/NN-name with TODOs in place of the hook bodies.
+// "mini run --step N --lab" runs it in place of the reference step N, and so
+// does $MINI_LAB=N, which lets the scenarios run unchanged against it
+// (make lab-check STEP=N). See lab/README.md.
+
+// labEnv names the lab step without --lab.
+const labEnv = "MINI_LAB"
+
+// labSteps are the learners' versions, one per step.
+var labSteps = []steps.Step{
+	labuts.Step{},
+	labpid.Step{},
+	labmount.Step{},
+	labipc.Step{},
+	labuser.Step{},
+	labnet.Step{},
+	labcgroups.Step{},
+	laboverlay.Step{},
+}
+
+// labNumber is the step the learner's version replaces: --step with --lab,
+// else $MINI_LAB, else 0 (none). A $MINI_LAB above --step replaces nothing.
+func labNumber(flag bool, step int) (int, error) {
+	n, from := 0, "--lab"
+	switch v := os.Getenv(labEnv); {
+	case flag && step == 0:
+		return 0, fmt.Errorf("--lab needs --step 1 or higher: it runs your lab/NN version of step N")
+	case flag:
+		n = step
+	case v != "":
+		var err error
+		from = fmt.Sprintf("$%s=%s", labEnv, v)
+		if n, err = strconv.Atoi(v); err != nil || n < 1 {
+			return 0, fmt.Errorf("%s: want the number of the step whose lab to run, or unset it", from)
+		}
+	}
+	if n != 0 && findStep(labSteps, n) == nil {
+		return 0, fmt.Errorf("%s: there is no lab for step %d: lab/ has steps %s", from, n, stepNumbers(labSteps))
+	}
+	return n, nil
+}
+
+// recipe returns the steps spec runs, in order: steps 1..spec.Step, with
+// step spec.Lab the learner's. The host (mini run) and the child (mini init)
+// both call it, so they run the same steps.
+func recipe(spec *steps.Spec) []steps.Step {
+	all := allSteps
+	if lab := findStep(labSteps, spec.Lab); lab != nil {
+		all = slices.Clone(allSteps)
+		for i, s := range all {
+			if s.Number() == spec.Lab {
+				all[i] = lab
+			}
+		}
+	}
+	return steps.Active(all, spec.Step, spec.Rootless)
+}
+
+// checkLab refuses to run a lab step whose CloneFlags does not yet create
+// the namespaces the reference step creates: its other hooks would act on
+// the host's own (rename the host, mount over its directories). The flags
+// are asked with a context that prints nothing.
+func checkLab(spec *steps.Spec) error {
+	lab, ref := findStep(labSteps, spec.Lab), findStep(allSteps, spec.Lab)
+	if lab == nil || spec.Lab > spec.Step {
+		return nil
+	}
+	ctx := steps.NewContext(spec, "host", io.Discard)
+	want, got := cloneFlags(ctx, ref), cloneFlags(ctx, lab)
+	if want&^got != 0 {
+		return fmt.Errorf("lab step %d (%s): CloneFlags does not create the namespace this step is about yet (TODO 1 in lab/%02d-%s): without it the other hooks would change the host's",
+			spec.Lab, lab.Name(), spec.Lab, lab.Name())
+	}
+	return nil
+}
+
+func cloneFlags(ctx *steps.Context, s steps.Step) uintptr {
+	if c, ok := s.(steps.Cloner); ok {
+		return c.CloneFlags(ctx.For(s))
+	}
+	return 0
+}
+
+func findStep(list []steps.Step, n int) steps.Step {
+	for _, s := range list {
+		if s.Number() == n {
+			return s
+		}
+	}
+	return nil
+}
+
+// stepNumbers lists the steps' numbers: "1, 2, 3".
+func stepNumbers(list []steps.Step) string {
+	out := ""
+	for i, s := range list {
+		if i > 0 {
+			out += ", "
+		}
+		out += strconv.Itoa(s.Number())
+	}
+	return out
+}

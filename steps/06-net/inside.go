@@ -1,0 +1,45 @@
+package network
+
+import (
+	"fmt"
+	"net"
+	"net/netip"
+
+	"github.com/vishvananda/netlink"
+
+	"mini/steps"
+)
+
+// loUp brings up the loopback link. A new network namespace has lo, down
+// and without 127.0.0.1 until it is up (network_namespaces(7)).
+func loUp(ctx *steps.Context) error {
+	lo, err := netlink.LinkByName("lo")
+	if err != nil {
+		return fmt.Errorf("ip link show lo: %w", err)
+	}
+	ctx.Tracef("ip link set lo up")
+	if err := netlink.LinkSetUp(lo); err != nil {
+		return fmt.Errorf("ip link set lo up: %w", err)
+	}
+	return nil
+}
+
+// configure gives the container's end of the veth its address and routes
+// everything through the gateway, the bridge's address. The host has
+// brought the link up already (see upPeer).
+func configure(ctx *steps.Context, ifname string, addr netip.Prefix, gateway netip.Addr) error {
+	link, err := netlink.LinkByName(ifname)
+	if err != nil {
+		return fmt.Errorf("ip link show %s: %w", ifname, err)
+	}
+	ctx.Tracef("ip addr add %s dev %s", addr, ifname)
+	if err := netlink.AddrAdd(link, &netlink.Addr{IPNet: ipNet(addr)}); err != nil {
+		return fmt.Errorf("ip addr add %s dev %s: %w", addr, ifname, err)
+	}
+	ctx.Tracef("ip route add default via %s dev %s", gateway, ifname)
+	route := &netlink.Route{LinkIndex: link.Attrs().Index, Gw: net.IP(gateway.AsSlice())}
+	if err := netlink.RouteAdd(route); err != nil {
+		return fmt.Errorf("ip route add default via %s dev %s: %w", gateway, ifname, err)
+	}
+	return nil
+}

@@ -1,0 +1,99 @@
+package network
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+
+	"golang.org/x/sys/unix"
+)
+
+// leasePath is the lease file of a bridge: <root>/net/<bridge>.leases.
+func leasePath(root, bridge string) string {
+	return filepath.Join(root, "net", bridge+".leases")
+}
+
+// withLeases runs change on the bridge's leases while holding the lock, and
+// writes back what it returns. Many mini processes allocate at once: flock(2)
+// on the <root>/net directory makes them take turns, and the kernel drops
+// the lock when its holder exits, even by SIGKILL, so no lock is ever stale.
+// The file is replaced by rename(2), so a mini killed half-way through a
+// write leaves the old file or the new one, never half of one.
+func withLeases(root, bridge string, change func([]Lease) ([]Lease, error)) error {
+	dir := filepath.Join(root, "net")
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return fmt.Errorf("mkdir %s: %w", dir, err)
+	}
+	d, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	defer d.Close() // close(2) drops the lock
+	if err := unix.Flock(int(d.Fd()), unix.LOCK_EX); err != nil {
+		return fmt.Errorf("flock %s: %w", dir, err)
+	}
+
+	path := leasePath(root, bridge)
+	data, err := os.ReadFile(path)
+	if err != nil && !errors.Is(err, os.ErrNotExist) {
+		return err
+	}
+	leases, err := ParseLeases(string(data))
+	if err != nil {
+		return fmt.Errorf("lease file %s: %w (remove it when no container runs)", path, err)
+	}
+	leases, err = change(leases)
+	if err != nil {
+		return err
+	}
+	if len(leases) == 0 {
+		if err := os.Remove(path); err != nil && !errors.Is(err, os.ErrNotExist) {
+			return err
+		}
+		return nil
+	}
+	tmp := path + ".new"
+	if err := os.WriteFile(tmp, []byte(FormatLeases(leases)), 0o600); err != nil {
+		return err
+	}
+	return os.Rename(tmp, path)
+}
+
+// processStart is a process's start time in clock ticks after boot, field 22
+// of /proc/PID/stat (proc(5)). Field 2, the command name in parentheses, may
+// hold spaces and parentheses itself: count the fields after the last ")".
+func processStart(pid int) (uint64, error) {
+	data, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	if err != nil {
+		return 0, err
+	}
+	return parseStart(string(data))
+}
+
+func parseStart(stat string) (uint64, error) {
+	i := strings.LastIndexByte(stat, ')')
+	if i < 0 {
+		return 0, fmt.Errorf("/proc/PID/stat: no command name in %q", stat)
+	}
+	f := strings.Fields(stat[i+1:]) // field 3 (state) is f[0]
+	if len(f) < 20 {
+		return 0, fmt.Errorf("/proc/PID/stat: only %d fields after the command name", len(f))
+	}
+	return strconv.ParseUint(f[22-3], 10, 64)
+}
+
+// alive is true while the process pid runs and is the one that started at
+// start: a pid reused by another process has another start time.
+func alive(pid int, start uint64) bool {
+	got, err := processStart(pid)
+	if errors.Is(err, os.ErrNotExist) {
+		return false
+	}
+	if err != nil {
+		return true // unsure: keeping a lease is safer than sharing an address
+	}
+	return got == start
+}

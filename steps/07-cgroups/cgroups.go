@@ -1,0 +1,161 @@
+// Package cgroups is step 7: a cgroup limits what the container may use
+// (memory, CPU time, number of processes), and a cgroup namespace makes that
+// cgroup the root of what the container sees. It drives cgroup v2 and v1,
+// whichever the host runs. See docs/07-cgroups.md, cgroups(7),
+// cgroup_namespaces(7) and the kernel's Documentation/admin-guide/cgroup-v2.rst.
+package cgroups
+
+import (
+	"errors"
+	"fmt"
+	"os"
+
+	"golang.org/x/sys/unix"
+
+	"mini/steps"
+)
+
+// Step is step 7.
+type Step struct{}
+
+func (Step) Number() int  { return 7 }
+func (Step) Name() string { return "cgroups" }
+
+// Validate parses -m, --cpus and --pids-limit as docker does, before
+// anything is made.
+func (Step) Validate(ctx *steps.Context) error {
+	s := ctx.Spec
+	if s.Rootless {
+		// A cgroup is a directory under /sys/fs/cgroup, which belongs to
+		// root. systemd can delegate a cgroup v2 subtree to a user (what
+		// rootless podman runs in); mini does not use one.
+		return fmt.Errorf("step 7 (cgroups) needs root: only root may create cgroups under %s (or a user given a delegated cgroup v2 subtree, which mini does not use): run with sudo, or use --step 6", cgroupRoot)
+	}
+	var err error
+	if s.Memory != "" {
+		if s.MemoryLimit, err = ParseMemory(s.Memory); err != nil {
+			return err
+		}
+	}
+	if s.CPUs != "" {
+		if s.CPUQuota, s.CPUPeriod, err = ParseCPUs(s.CPUs); err != nil {
+			return err
+		}
+	}
+	if s.PidsLimit != "" {
+		if s.PidsMax, err = ParsePidsLimit(s.PidsLimit); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// Prepare makes the container's cgroup and writes its limits, before the
+// child exists: the limits hold from its first instruction. Every run gets
+// a cgroup, limits or not: it is what Cleanup kills and what the cgroup
+// namespace shows as "/".
+func (Step) Prepare(ctx *steps.Context) error {
+	reclaim(ctx)
+	d, err := newDriver(ctx)
+	if err != nil {
+		return err
+	}
+	r, err := newRecord(d)
+	if err != nil {
+		return err
+	}
+	// The record first: whatever is made after it can be found again.
+	if err := r.save(ctx, recordPath(ctx.Spec)); err != nil {
+		return fmt.Errorf("save cgroup record: %w", err)
+	}
+	if err := d.create(ctx); err != nil {
+		return err
+	}
+	s := ctx.Spec
+	if s.MemoryLimit > 0 {
+		if err := d.setMemory(ctx, s.MemoryLimit); err != nil {
+			return err
+		}
+	}
+	if s.CPUQuota > 0 {
+		if err := d.setCPU(ctx, s.CPUQuota, s.CPUPeriod); err != nil {
+			return err
+		}
+	}
+	if s.PidsMax > 0 {
+		if err := d.setPids(ctx, s.PidsMax); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// Attach moves the child into the container's cgroup (each hierarchy's, on
+// v1) while it is still blocked on the sync pipe: everything it runs, and
+// every process it forks, is in the cgroup from the start.
+func (Step) Attach(ctx *steps.Context, pid int) error {
+	r, err := loadRecord(recordPath(ctx.Spec))
+	if err != nil {
+		return err
+	}
+	for _, dir := range r.Dirs {
+		if err := join(ctx, dir, pid); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// Init runs in the child, already in its cgroup: a new cgroup namespace
+// makes the cgroups it is in now the root of what it sees, so
+// /proc/self/cgroup says "/" (cgroup_namespaces(7)), and the host's cgroup
+// paths stay hidden. It is an unshare here and not a clone flag because the
+// namespace's root is fixed when it is made: at clone time the child was
+// still in mini's cgroup. unshare(2) changes the calling thread only; the
+// engine execs the command from this same thread.
+func (Step) Init(ctx *steps.Context) error {
+	ctx.Tracef("unshare(CLONE_NEWCGROUP): this cgroup becomes /")
+	if err := unix.Unshare(unix.CLONE_NEWCGROUP); err != nil {
+		return fmt.Errorf("unshare(CLONE_NEWCGROUP): %w", err)
+	}
+	return nil
+}
+
+// Cleanup says whether the kernel killed the container for memory, then
+// kills anything left in its cgroup and removes it. After a Prepare that
+// stopped early there may be no record (nothing made) or only some dirs.
+func (Step) Cleanup(ctx *steps.Context) error {
+	path := recordPath(ctx.Spec)
+	r, err := loadRecord(path)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	if ctx.Exited {
+		reportOOM(ctx, r.driver())
+	}
+	return release(ctx, path, r)
+}
+
+// reportOOM prints one line when the OOM killer struck in the container,
+// from the kernel's own count: the exit status alone (137, SIGKILL) cannot
+// tell an OOM kill from a kill -9.
+func reportOOM(ctx *steps.Context, d driver) {
+	n, exact, err := d.oomKills()
+	if err != nil || n == 0 {
+		return
+	}
+	limit := "no -m limit"
+	if ctx.Spec.MemoryLimit > 0 {
+		limit = "limit " + FormatSize(ctx.Spec.MemoryLimit)
+	}
+	killed := steps.ExitCode(ctx.Status) == 128+int(unix.SIGKILL)
+	switch {
+	case killed:
+		ctx.Notef("container killed: out of memory (%s)", limit)
+	case exact:
+		ctx.Notef("out of memory: the kernel killed %d process(es) in the container (%s)", n, limit)
+	}
+}

@@ -1,0 +1,27 @@
+package cgroups
+
+import (
+	"fmt"
+	"strconv"
+
+	"mini/steps"
+)
+
+// CPU: the CFS bandwidth controller lets the container's processes run for
+// at most quota µs of CPU time in each period of period µs, summed over all
+// CPUs (Documentation/scheduler/sched-bwc.rst). Once the quota is spent they
+// wait, throttled, for the next period. --cpus 0.5 is 50000 per 100000.
+
+// setCPU (v1): two files, cpu.cfs_period_us and cpu.cfs_quota_us.
+func (d *v1) setCPU(ctx *steps.Context, quota, period int64) error {
+	dir := d.dir["cpu"]
+	if err := write(ctx, dir, "cpu.cfs_period_us", strconv.FormatInt(period, 10)); err != nil {
+		return err
+	}
+	return write(ctx, dir, "cpu.cfs_quota_us", strconv.FormatInt(quota, 10))
+}
+
+// setCPU (v2): one file, cpu.max, "QUOTA PERIOD" ("max" for no limit).
+func (d *v2) setCPU(ctx *steps.Context, quota, period int64) error {
+	return write(ctx, d.dir, "cpu.max", fmt.Sprintf("%d %d", quota, period))
+}

@@ -1,0 +1,207 @@
+package overlay
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"golang.org/x/sys/unix"
+
+	"mini/steps"
+)
+
+// Layers are the directories of one container, under
+// <root>/containers/<id>. Docker keeps the same four per container in
+// /var/lib/docker/overlay2: <id>-init, diff, work and merged.
+type Layers struct {
+	Dir    string // <root>/containers/<id>
+	Init   string // the -init layer: /etc/hostname, /etc/hosts, /etc/resolv.conf
+	Upper  string // the container's own read-write layer
+	Work   string // overlayfs's scratch directory, on the same filesystem as Upper
+	Merged string // where the overlay is mounted: the container's /
+}
+
+// layersOf names the directories of the container whose directory is dir
+// (Context.ContainerDir). Host and child both compute them from the spec,
+// so no path travels in it.
+func layersOf(dir string) Layers {
+	return Layers{
+		Dir:    dir,
+		Init:   filepath.Join(dir, "init"),
+		Upper:  filepath.Join(dir, "upper"),
+		Work:   filepath.Join(dir, "work"),
+		Merged: filepath.Join(dir, "merged"),
+	}
+}
+
+// Lowers is the lowerdir list, top first: the -init layer over the image.
+// An image made of several layers would list them here, top first too.
+func (l Layers) Lowers(image string) []string {
+	return []string{l.Init, image}
+}
+
+// Options is the data argument of mount(2) for this overlay (see
+// Documentation/filesystems/overlayfs.rst). In a user namespace overlayfs
+// keeps its whiteout and opaque markers in user.overlay.* xattrs, since
+// trusted.* needs CAP_SYS_ADMIN in the initial namespace: that is
+// "userxattr" (Linux 5.11).
+func (l Layers) Options(image string, userns bool) string {
+	opts := "lowerdir=" + strings.Join(l.Lowers(image), ":") + ",upperdir=" + l.Upper + ",workdir=" + l.Work
+	if userns {
+		opts += ",userxattr"
+	}
+	return opts
+}
+
+// initFile is one file of the -init layer.
+type initFile struct {
+	path string // inside the container
+	data string
+}
+
+// initFiles are the files of the -init layer of the container in spec.
+// hostResolv and hostHosts are the host's /etc/resolv.conf and /etc/hosts.
+func initFiles(spec *steps.Spec, hostResolv, hostHosts string) []initFile {
+	hosts := Hosts(spec.IP, spec.Hostname, spec.Name, spec.ID)
+	resolv := ResolvConf(hostResolv)
+	if sharesHostNet(spec) {
+		// On the host's network the host's lo is the container's too, so
+		// the host's files work as they are: docker copies them.
+		hosts, resolv = hostHosts, hostResolv
+	}
+	return []initFile{
+		{"/etc/hostname", Hostname(spec.Hostname)},
+		{"/etc/hosts", hosts},
+		{"/etc/resolv.conf", resolv},
+	}
+}
+
+// sharesHostNet says whether the container uses the host's network: --net
+// host, or no network step at all.
+func sharesHostNet(spec *steps.Spec) bool {
+	return spec.Net == "host" || spec.Net == ""
+}
+
+// makeLayers lays out the container's directories and writes the -init
+// layer. Everything the container's root must write belongs to it: on the
+// host that is uid/gid (RootUID/RootGID, 0 without a user namespace).
+func makeLayers(ctx *steps.Context, l Layers, image string, files []initFile, uid, gid int) error {
+	// 0711: the container's root, an unprivileged host uid in a user
+	// namespace, must be able to pass through to its layers when it
+	// mounts them; nobody needs to list them.
+	me, mygroup := os.Geteuid(), os.Getegid()
+	if err := mkdirOwned(ctx, filepath.Dir(l.Dir), 0o711, me, mygroup); err != nil {
+		return err
+	}
+	ctx.Tracef("mkdir(%q, 0711)", l.Dir)
+	if err := os.Mkdir(l.Dir, 0o711); err != nil {
+		return fmt.Errorf("mkdir %s: %w", l.Dir, err)
+	}
+	if err := os.Chmod(l.Dir, 0o711); err != nil {
+		return fmt.Errorf("chmod %s: %w", l.Dir, err)
+	}
+	if err := mkdirOwned(ctx, l.Init, 0o755, uid, gid); err != nil {
+		return err
+	}
+	for _, f := range files {
+		if err := writeOwned(ctx, l.Init, image, f, uid, gid); err != nil {
+			return err
+		}
+	}
+	// The upper directory's own mode and owner become those of the
+	// container's /: the image's mode, and the container root's.
+	if err := mkdirOwned(ctx, l.Upper, modeOf(image, 0o755), uid, gid); err != nil {
+		return err
+	}
+	if err := mkdirOwned(ctx, l.Work, 0o700, uid, gid); err != nil {
+		return err
+	}
+	return mkdirOwned(ctx, l.Merged, 0o755, uid, gid)
+}
+
+// writeOwned writes one file into the init layer, making its directories.
+// A directory here hides the image's own in the merged view (the topmost
+// layer that has it gives its mode and owner), so it takes the mode the
+// image gives it, or 0755.
+func writeOwned(ctx *steps.Context, layer, image string, f initFile, uid, gid int) error {
+	dir := filepath.Dir(f.path)
+	mode := modeOf(filepath.Join(image, dir), 0o755)
+	if err := mkdirOwned(ctx, filepath.Join(layer, dir), mode, uid, gid); err != nil {
+		return err
+	}
+	p := filepath.Join(layer, f.path)
+	ctx.Tracef("write %s (%d bytes)%s", p, len(f.data), chownNote(uid, gid))
+	if err := os.WriteFile(p, []byte(f.data), 0o644); err != nil {
+		return fmt.Errorf("write %s: %w", p, err)
+	}
+	return chown(p, uid, gid)
+}
+
+// modeOf is the permission bits of directory dir, or def if it is none.
+func modeOf(dir string, def os.FileMode) os.FileMode {
+	if fi, err := os.Stat(dir); err == nil && fi.IsDir() {
+		return fi.Mode().Perm()
+	}
+	return def
+}
+
+// mkdirOwned makes one directory with exactly mode (the umask is undone)
+// and gives it to uid:gid. An existing directory is left as it is.
+func mkdirOwned(ctx *steps.Context, path string, mode os.FileMode, uid, gid int) error {
+	if fi, err := os.Stat(path); err == nil && fi.IsDir() {
+		return nil
+	}
+	ctx.Tracef("mkdir(%q, %#o)%s", path, mode, chownNote(uid, gid))
+	if err := os.Mkdir(path, mode); errors.Is(err, os.ErrExist) {
+		return nil // another mini made it a moment ago
+	} else if err != nil {
+		return fmt.Errorf("mkdir %s: %w", path, err)
+	}
+	if err := os.Chmod(path, mode); err != nil {
+		return fmt.Errorf("chmod %s: %w", path, err)
+	}
+	return chown(path, uid, gid)
+}
+
+// chown gives path to uid:gid, unless it is ours already.
+func chown(path string, uid, gid int) error {
+	if !mustChown(uid, gid) {
+		return nil
+	}
+	if err := os.Lchown(path, uid, gid); err != nil {
+		return fmt.Errorf("chown %s: %w", path, err)
+	}
+	return nil
+}
+
+func mustChown(uid, gid int) bool { return uid != os.Geteuid() || gid != os.Getegid() }
+
+// chownNote is what a trace line says of the chown that follows.
+func chownNote(uid, gid int) string {
+	if !mustChown(uid, gid) {
+		return ""
+	}
+	return fmt.Sprintf(", chown %d:%d", uid, gid)
+}
+
+// removeLayers removes what makeLayers made, whatever part of it exists,
+// and the container's directory if nothing else is left in it.
+func removeLayers(ctx *steps.Context, l Layers) error {
+	for _, d := range []string{l.Init, l.Upper, l.Work, l.Merged} {
+		if _, err := os.Lstat(d); err != nil {
+			continue
+		}
+		ctx.Tracef("rm -r %s", d)
+		if err := os.RemoveAll(d); err != nil {
+			return fmt.Errorf("remove %s: %w", d, err)
+		}
+	}
+	// Another step may keep files here too; the last one out removes it.
+	err := os.Remove(l.Dir)
+	if err == nil || errors.Is(err, os.ErrNotExist) || errors.Is(err, unix.ENOTEMPTY) {
+		return nil
+	}
+	return fmt.Errorf("remove %s: %w", l.Dir, err)
+}

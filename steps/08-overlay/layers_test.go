@@ -1,0 +1,150 @@
+package overlay
+
+import (
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+	"golang.org/x/sys/unix"
+
+	"mini/steps"
+)
+
+func TestOptions(t *testing.T) {
+	l := layersOf("/run/mini/containers/0123456789ab")
+	want := "lowerdir=/run/mini/containers/0123456789ab/init:/img,upperdir=/run/mini/containers/0123456789ab/upper,workdir=/run/mini/containers/0123456789ab/work"
+	if diff := cmp.Diff(want, l.Options("/img", false)); diff != "" {
+		t.Errorf("Options (-want +got):\n%s", diff)
+	}
+	if diff := cmp.Diff(want+",userxattr", l.Options("/img", true)); diff != "" {
+		t.Errorf("Options in a user namespace (-want +got):\n%s", diff)
+	}
+}
+
+// TestMakeLayers lays out a container's layers in a temporary directory,
+// as the user running the test: no root needed.
+func TestMakeLayers(t *testing.T) {
+	tmp := t.TempDir()
+	image := filepath.Join(tmp, "image")
+	if err := os.MkdirAll(filepath.Join(image, "etc"), 0o750); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chmod(filepath.Join(image, "etc"), 0o750); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chmod(image, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	l := layersOf(filepath.Join(tmp, "root", "containers", "0123456789ab"))
+	files := []initFile{{"/etc/hostname", "box\n"}, {"/etc/hosts", "127.0.0.1\tlocalhost\n"}}
+	ctx := steps.NewContext(&steps.Spec{}, "host", io.Discard)
+	if err := os.Mkdir(filepath.Join(tmp, "root"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := makeLayers(ctx, l, image, files, os.Geteuid(), os.Getegid()); err != nil {
+		t.Fatal(err)
+	}
+
+	got := map[string]string{}
+	err := filepath.WalkDir(l.Dir, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		fi, err := d.Info()
+		if err != nil {
+			return err
+		}
+		rel, _ := filepath.Rel(l.Dir, p)
+		got[rel] = fi.Mode().String()
+		if fi.Mode().IsRegular() {
+			b, _ := os.ReadFile(p)
+			got[rel] += " " + strings.TrimSpace(string(b))
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]string{
+		".":                 "drwx--x--x",
+		"init":              "drwxr-xr-x",
+		"init/etc":          "drwxr-x---", // the image's /etc mode
+		"init/etc/hostname": "-rw-r--r-- box",
+		"init/etc/hosts":    "-rw-r--r-- 127.0.0.1\tlocalhost",
+		"upper":             "drwxr-xr-x", // the image's / mode
+		"work":              "drwx------",
+		"merged":            "drwxr-xr-x",
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("layout (-want +got):\n%s", diff)
+	}
+
+	// Everything goes, the containers directory stays.
+	if err := removeLayers(ctx, l); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(l.Dir); !os.IsNotExist(err) {
+		t.Errorf("after removeLayers: %s is still there (%v)", l.Dir, err)
+	}
+	// Removing twice, or after a Prepare that made nothing, is fine.
+	if err := removeLayers(ctx, l); err != nil {
+		t.Errorf("removeLayers again: %v", err)
+	}
+}
+
+func TestCheckPath(t *testing.T) {
+	for path, ok := range map[string]bool{
+		"/work/rootfs/busybox": true,
+		"/img,x":               false,
+		"/img:x":               false,
+		`/img\x`:               false,
+	} {
+		if err := checkPath("image", path); (err == nil) != ok {
+			t.Errorf("checkPath(%q) = %v", path, err)
+		}
+	}
+}
+
+func TestAtLeast(t *testing.T) {
+	for release, want := range map[string]bool{
+		"6.1.0-18-amd64":  true,
+		"5.11.0":          true,
+		"5.10.0-28-amd64": false,
+		"4.19.0":          false,
+		"6.18.44-fc-v669": true,
+		"5.11-rc1":        true,
+		"weird":           true,
+	} {
+		if got := atLeast(release, 5, 11); got != want {
+			t.Errorf("atLeast(%q, 5, 11) = %v, want %v", release, got, want)
+		}
+	}
+}
+
+func TestSearchable(t *testing.T) {
+	dir := func(mode uint32, uid, gid uint32) (st unixStat) {
+		st.Mode, st.Uid, st.Gid = mode, uid, gid
+		return st
+	}
+	for _, tc := range []struct {
+		st   unixStat
+		want bool
+	}{
+		{dir(0o755, 0, 0), true},
+		{dir(0o700, 0, 0), false},
+		{dir(0o700, 100000, 0), true},
+		{dir(0o710, 0, 100000), true},
+		{dir(0o071, 100000, 0), false}, // the owner's bits apply to the owner
+		{dir(0o711, 0, 0), true},
+	} {
+		if got := searchable(tc.st, 100000, 100000); got != tc.want {
+			t.Errorf("searchable(mode %#o, %d:%d) = %v, want %v", tc.st.Mode, tc.st.Uid, tc.st.Gid, got, tc.want)
+		}
+	}
+}
+
+type unixStat = unix.Stat_t

@@ -1,0 +1,93 @@
+// Package overlay is step 8: the container's / is an overlayfs mount, the
+// image read-only underneath, a docker-style -init layer above it, and the
+// container's own read-write layer on top. See docs/08-overlay.md,
+// Documentation/filesystems/overlayfs.rst and mount(2).
+package overlay
+
+import (
+	"fmt"
+	"os"
+
+	"mini/steps"
+)
+
+// Step is step 8.
+type Step struct{}
+
+func (Step) Number() int  { return 8 }
+func (Step) Name() string { return "overlay" }
+
+// The host files the -init layer is made from; variables so that tests can
+// point them elsewhere.
+var (
+	hostResolvPath = "/etc/resolv.conf"
+	hostHostsPath  = "/etc/hosts"
+)
+
+// Validate checks, before anything is made, that an overlay can be built
+// from this image under this --root.
+func (Step) Validate(ctx *steps.Context) error {
+	s := ctx.Spec
+	if err := checkPath("image", s.Image); err != nil {
+		return err
+	}
+	if err := checkPath("--root", s.Root); err != nil {
+		return err
+	}
+	if err := checkRoot(s.Root); err != nil {
+		return err
+	}
+	if len(s.UIDMap) == 0 {
+		return nil
+	}
+	// With step 5 the child mounts the overlay as the container's root,
+	// an unprivileged uid on the host.
+	if err := checkKernel(); err != nil {
+		return err
+	}
+	if err := checkSearchable("--root", s.Root, s.RootUID(), s.RootGID()); err != nil {
+		return err
+	}
+	return checkSearchable("image", s.Image, s.RootUID(), s.RootGID())
+}
+
+// Prepare lays out the container's layers on the host and writes its -init
+// layer. From now on step 3 pivots into the merged directory, not into the
+// image.
+func (Step) Prepare(ctx *steps.Context) error {
+	s := ctx.Spec
+	l := layersOf(ctx.ContainerDir())
+	hosts, _ := os.ReadFile(hostHostsPath)
+	files := initFiles(s, hostResolvConf(hostResolvPath), string(hosts))
+	if err := makeLayers(ctx, l, s.Image, files, s.RootUID(), s.RootGID()); err != nil {
+		return fmt.Errorf("--root %s: %w", s.Root, err)
+	}
+	s.Rootfs = l.Merged
+	ctx.Tracef("rootfs is now %s: the child mounts the overlay there", l.Merged)
+	return nil
+}
+
+// MountRootfs runs in the child, in its own mount namespace, between step
+// 3 making / private and its pivot_root: the overlay exists only in this
+// namespace and goes away with it, even if mini is killed.
+func (Step) MountRootfs(ctx *steps.Context) error {
+	s := ctx.Spec
+	l := layersOf(ctx.ContainerDir())
+	err := steps.Mount(ctx, "overlay", l.Merged, "overlay", 0, l.Options(s.Image, len(s.UIDMap) > 0))
+	if err != nil {
+		return fmt.Errorf("%w%s", err, explain(err, s.Image))
+	}
+	return nil
+}
+
+// Cleanup keeps the layers of a container that ran, as docker keeps a
+// stopped container, unless --rm; a run that failed before the command
+// started leaves nothing.
+func (Step) Cleanup(ctx *steps.Context) error {
+	l := layersOf(ctx.ContainerDir())
+	if ctx.Started && !ctx.Spec.Remove {
+		ctx.Tracef("keep %s: its upper directory holds what the container changed (--rm removes it)", l.Dir)
+		return nil
+	}
+	return removeLayers(ctx, l)
+}
