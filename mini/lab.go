@@ -18,8 +18,9 @@ import (
 	"mini/steps"
 )
 
-// The workshop: lab/NN-name is a learner's own version of step NN, the same
-// Step type as steps/NN-name with TODOs in place of the hook bodies.
+// The workshop: lab/NN-name is a learner's own version of step NN, a Step
+// that embeds steps/NN-name's: the hooks the lab defines (TODOs in place of
+// their bodies) take the place of the reference's, the others are mini's.
 // "mini run --step N --lab" runs it in place of the reference step N, and so
 // does $MINI_LAB=N, which lets the scenarios run unchanged against it
 // (make lab-check STEP=N). See lab/README.md.

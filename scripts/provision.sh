@@ -13,7 +13,9 @@
 #     none, install one with apt (Debian 12: from bookworm-backports, on the
 #     mirror apt already uses; Ubuntu 24.04: golang-1.22-go) and link go and
 #     gofmt into /usr/local/bin;
-#  3. make build (bin/mini) and make rootfs (rootfs/busybox).
+#  3. go mod download (so that the tests build offline later), make build
+#     (bin/mini, left to the checkout's owner) and make rootfs (rootfs/busybox,
+#     root's), and link /usr/local/bin/mini to bin/mini.
 set -eu
 
 say() { echo "provision: $*"; }

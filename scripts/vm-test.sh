@@ -31,8 +31,11 @@ inside() {
 		for d in $(go list -f '{{if or .TestGoFiles .XTestGoFiles}}{{.Dir}}{{end}}' ./...); do
 			rel=${d#/vagrant/}
 			bin=$(echo "$rel" | tr / _).test
-			go test -c -o "$bins/$bin" "./$rel"
-			echo "$bin $rel" >>"$bins/packages"
+			if go test -c -o "$bins/$bin" "./$rel"; then
+				echo "$bin $rel" >>"$bins/packages"
+			else
+				printf '=== package %s\n=== exit %s build\n' "$rel" "$rel"
+			fi
 		done
 	fi
 	if [ -f "$bins/mini" ]; then
@@ -90,7 +93,8 @@ summary() {
 			name = kt[2]; sub(/^TestScripts\//, "", name)
 			printf "%s\t%d\t%s\t%s\t%s\n", group(kt[1], kt[2]), !scenario, name, res[order[i]], scenario ? "scenario" : kt[1]
 		}
-		for (p in bad) if (!(p in failed)) printf "%s\t2\t%s\tFAIL\texit status %s\n", group(p, ""), "(package " p ")", bad[p]
+		for (p in bad) if (!(p in failed))
+			printf "%s\t2\t%s\tFAIL\t%s\n", group(p, ""), "(package " p ")", (bad[p] == "build" ? "does not build" : "exit status " bad[p])
 		if (!done) printf "99\t2\t(the run did not finish)\tFAIL\t\n"
 	}' "$1" | sort -t "$(printf '\t')" -k1,1 -k2,2n -k5,5 -k3,3 |
 		awk -F '\t' -v names="$(ls steps 2>/dev/null | tr '\n' ' ')" -v box="$(sed -n 's/^=== box //p' "$1" | head -n 1)" '
@@ -170,12 +174,16 @@ if command -v "$GO" >/dev/null; then
 	esac
 	echo "vm-test: building bin/mini and the test binaries here (linux/$arch)"
 	export CGO_ENABLED=0 GOOS=linux GOARCH="$arch"
-	"$GO" build -ldflags "-X main.version=${VERSION:-dev}" -o "$stage/mini" ./mini
+	"$GO" build -ldflags "-X main.version=${VERSION:-dev}" -o "$stage/mini" ./mini || die "bin/mini does not build"
 	for d in $("$GO" list -f '{{if or .TestGoFiles .XTestGoFiles}}{{.Dir}}{{end}}' ./...); do
 		rel=${d#"$PWD"/}
 		bin=$(echo "$rel" | tr / _).test
-		"$GO" test -c -o "$stage/$bin" "./$rel"
-		echo "$bin $rel" >>"$stage/packages"
+		# A package that does not build is reported as such; the others run.
+		if "$GO" test -c -o "$stage/$bin" "./$rel"; then
+			echo "$bin $rel" >>"$stage/packages"
+		else
+			printf '=== package %s\n=== exit %s build\n' "$rel" "$rel" >>"$stage/build.log"
+		fi
 	done
 else
 	echo "vm-test: no Go here; the box builds the test binaries itself"
@@ -185,8 +193,9 @@ t2=$(now)
 tar -C "$stage" -cf - . | vagrant ssh -c 'rm -rf /tmp/mini-vm-test && mkdir /tmp/mini-vm-test && tar -xf - -C /tmp/mini-vm-test'
 t3=$(now)
 echo "vm-test: running the tests in the box as root (full output: $log)"
-vagrant ssh -c 'sudo sh /vagrant/scripts/vm-test.sh --inside /tmp/mini-vm-test' 2>&1 | tr -d '\r' | tee "$log" |
-	awk '/^=== box / { print "vm-test:", substr($0, 5) }
+cat "$stage/build.log" >"$log" 2>/dev/null || : >"$log"
+vagrant ssh -c 'sudo sh /vagrant/scripts/vm-test.sh --inside /tmp/mini-vm-test' 2>&1 | tee -a "$log" |
+	awk '/^=== (box|building) / { print "vm-test:", substr($0, 5) }
 	/^=== package / { printf "vm-test:   %-20s ", $3; fflush() }
 	/^=== exit / { print ($4 == 0 ? "ok" : "FAIL"); fflush() }'
 t4=$(now)

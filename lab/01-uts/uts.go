@@ -15,15 +15,11 @@ import (
 	ref "mini/steps/01-uts"
 )
 
-// Step is step 1.
-type Step struct{}
-
-func (Step) Number() int  { return 1 }
-func (Step) Name() string { return "uts" }
-
-// Validate is given: mini's own (steps/01-uts/uts.go) checks the name as the
-// kernel and DNS will, on the host, before anything is made.
-func (Step) Validate(ctx *steps.Context) error { return ref.Step{}.Validate(ctx) }
+// Step is your step 1. It embeds mini's own, so the hooks you do not write
+// are mini's (steps/01-uts/uts.go): Number, Name and Validate, which checks
+// the name as the kernel and DNS will, on the host, before anything is made.
+// You write CloneFlags and Init; yours take the place of mini's.
+type Step struct{ ref.Step }
 
 // CloneFlags returns the flag that gives the child a UTS namespace of its own:
 // a copy of the host's hostname that it may change without changing the

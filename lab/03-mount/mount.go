@@ -19,15 +19,11 @@ import (
 	ref "mini/steps/03-mount"
 )
 
-// Step is step 3.
-type Step struct{}
-
-func (Step) Number() int  { return 3 }
-func (Step) Name() string { return "mount" }
-
-// Validate is given: mini's own (steps/03-mount/mount.go) parses -v on the
-// host into ctx.Spec.Volumes.
-func (Step) Validate(ctx *steps.Context) error { return ref.Step{}.Validate(ctx) }
+// Step is your step 3. It embeds mini's own, so the hooks you do not write
+// are mini's (steps/03-mount/mount.go): Number, Name and Validate, which
+// parses -v on the host into ctx.Spec.Volumes. You write CloneFlags and
+// Init; yours take the place of mini's.
+type Step struct{ ref.Step }
 
 // CloneFlags returns the flag that gives the child a copy of the host's
 // mount table, its own from now on (mount_namespaces(7)).
@@ -52,19 +48,20 @@ func (Step) Init(ctx *steps.Context) error {
 	if err := bindRoot(ctx, root); err != nil {
 		return err
 	}
-	// Given: volumes (-v), /sys and /dev, in given.go.
+	// Given: the volumes (-v), /sys and /dev are mini's (ref.BindVolume,
+	// ref.MountSys, ref.MakeDev, in steps/03-mount).
 	for _, v := range ctx.Spec.Volumes {
-		if err := bindVolume(ctx, root, v); err != nil {
+		if err := ref.BindVolume(ctx, root, v); err != nil {
 			return err
 		}
 	}
 	if err := mountProc(ctx, root); err != nil {
 		return err
 	}
-	if err := mountSys(ctx, root); err != nil {
+	if err := ref.MountSys(ctx, root); err != nil {
 		return err
 	}
-	if err := makeDev(ctx, root); err != nil {
+	if err := ref.MakeDev(ctx, root); err != nil {
 		return err
 	}
 	return pivot(ctx, root)
@@ -92,7 +89,7 @@ func bindRoot(ctx *steps.Context, root string) error {
 // PID namespace of whoever mounts it: this one is the container's
 // (proc(5), pid_namespaces(7)).
 func mountProc(ctx *steps.Context, root string) error {
-	// TODO 4: make root/proc if the image lacks it (mkdir, in given.go, mode
+	// TODO 4: make root/proc if the image lacks it (ref.Mkdir, mini's, mode
 	// 0o555), then mount a "proc" filesystem there (source "proc", fstype
 	// "proc") with MS_NOSUID|MS_NODEV|MS_NOEXEC.
 	return errors.New("TODO 4 in lab/03-mount/mount.go: mount a procfs on " + root + "/proc")

@@ -18,21 +18,15 @@ import (
 	ref "mini/steps/05-user"
 )
 
-// Step is step 5.
-type Step struct{}
-
-func (Step) Number() int  { return 5 }
-func (Step) Name() string { return "user" }
-
-// Validate is given: mini's own (steps/05-user/user.go). It decides the maps
-// on the host and puts them in ctx.Spec.UIDMap and GIDMap: --uidmap and
-// --gidmap, else root's ranges in /etc/subuid and /etc/subgid, else
-// 0:100000:65536; without root, the caller's own uid and gid, one id each.
-func (Step) Validate(ctx *steps.Context) error { return ref.Step{}.Validate(ctx) }
-
-// Attach is given: mini's own. It reads the maps back from
-// /proc/PID/uid_map, gid_map and setgroups, for --trace.
-func (Step) Attach(ctx *steps.Context, pid int) error { return ref.Step{}.Attach(ctx, pid) }
+// Step is your step 5. It embeds mini's own, so the hooks you do not write
+// are mini's (steps/05-user/user.go): Number, Name, Validate, which decides
+// the maps on the host and puts them in ctx.Spec.UIDMap and GIDMap
+// (--uidmap and --gidmap, else root's ranges in /etc/subuid and /etc/subgid,
+// else 0:100000:65536; without root, the caller's own uid and gid, one id
+// each), and Attach, which reads the maps back from /proc/PID/uid_map,
+// gid_map and setgroups, for --trace. You write CloneFlags and IDMaps;
+// yours take the place of mini's.
+type Step struct{ ref.Step }
 
 // CloneFlags returns the flag that creates the child in a new user
 // namespace (user_namespaces(7)). The other namespaces created in the same

@@ -1,7 +1,7 @@
 // Package network is your step 6: a network namespace, a veth pair and the
 // host's bridge. Checking the flags, leasing an address, making the bridge
-// and cleaning up are given, in given_*.go; you write what creates and
-// configures the links. Fill in the TODOs in order; after each one, run
+// and cleaning up are mini's own; you write what creates and configures the
+// links. Fill in the TODOs in order; after each one, run
 //
 //	sudo bin/mini run --step 6 --lab rootfs/busybox sh -c 'ip addr; ip route; ping -c 1 $(ip route | cut -d" " -f3)'
 //
@@ -20,18 +20,20 @@ import (
 	"net/netip"
 
 	"mini/steps"
+	ref "mini/steps/06-net"
 )
 
-// Step is step 6.
-type Step struct{}
-
-func (Step) Number() int  { return 6 }
-func (Step) Name() string { return "net" }
+// Step is your step 6. It embeds mini's own, so the hooks you do not write
+// are mini's (steps/06-net/net.go): Number, Name, Validate (the flags, the
+// host's links and routes), Prepare (the address lease and the bridge) and
+// Cleanup. You write CloneFlags, Attach and Init; yours take the place of
+// mini's.
+type Step struct{ ref.Step }
 
 // CloneFlags returns the flag of a new network namespace: its own links,
 // addresses, routes, firewall (network_namespaces(7)); none for --net host.
 func (Step) CloneFlags(ctx *steps.Context) uintptr {
-	// TODO 1: with --net host (ctx.Spec.Net == Host) return 0: the container
+	// TODO 1: with --net host (ctx.Spec.Net == ref.Host) return 0: the container
 	// shares the host's network. Else return the CLONE_NEW* flag of a new
 	// network namespace (clone(2), golang.org/x/sys/unix). Trace either.
 	return 0
@@ -41,18 +43,20 @@ func (Step) CloneFlags(ctx *steps.Context) uintptr {
 // namespace exists (it is /proc/PID/ns/net), and the host may add links to it.
 func (Step) Attach(ctx *steps.Context, pid int) error {
 	s := ctx.Spec
-	if s.Net != Bridge {
+	if s.Net != ref.Bridge {
 		return nil
 	}
-	host := vethName(s.ID)
+	// Given: the host end's name, mini's (ref.VethName).
+	host := ref.VethName(s.ID)
 	if err := addVeth(ctx, host, s.IfName, s.Bridge, pid); err != nil {
 		return err
 	}
 	if err := upPeer(ctx, pid, s.IfName); err != nil {
 		return err
 	}
-	// Given: wait until the bridge forwards, so the first packet is not lost.
-	return awaitUp(ctx, host, s.Bridge)
+	// Given: wait until the bridge forwards, so the first packet is not lost
+	// (ref.AwaitUp, mini's).
+	return ref.AwaitUp(ctx, host, s.Bridge)
 }
 
 // addVeth creates the container's veth pair: the host end, named host, up and
@@ -83,13 +87,13 @@ func upPeer(ctx *steps.Context, pid int, peer string) error {
 // mode eth0 configured.
 func (Step) Init(ctx *steps.Context) error {
 	s := ctx.Spec
-	if s.Net == Host {
+	if s.Net == ref.Host {
 		return nil
 	}
 	if err := loUp(ctx); err != nil {
 		return err
 	}
-	if s.Net != Bridge {
+	if s.Net != ref.Bridge {
 		return nil
 	}
 	addr, err := netip.ParsePrefix(s.IP)
@@ -114,8 +118,9 @@ func loUp(ctx *steps.Context) error {
 // through the gateway, the bridge's address.
 func configure(ctx *steps.Context, ifname string, addr netip.Prefix, gateway netip.Addr) error {
 	// TODO 5: "ip addr add ADDR dev eth0" (netlink.AddrAdd with a
-	// *netlink.Addr: ipNet(addr), given, makes its IPNet), then "ip route add
-	// default via GATEWAY dev eth0" (netlink.RouteAdd with a *netlink.Route:
-	// LinkIndex eth0's index, Gw the gateway as a net.IP). Trace both.
+	// *netlink.Addr: ref.IPNet(addr), mini's, makes its IPNet), then "ip
+	// route add default via GATEWAY dev eth0" (netlink.RouteAdd with a
+	// *netlink.Route: LinkIndex eth0's index, Gw the gateway as a net.IP).
+	// Trace both.
 	return errors.New("TODO 5 in lab/06-net/net.go: eth0's address and default route")
 }

@@ -1,8 +1,8 @@
 // Package cgroups is your step 7: a cgroup limits what the container may use,
 // and a cgroup namespace makes that cgroup the root of what it sees. The
 // machinery (finding the hierarchy, v1 or v2, making and removing the
-// cgroup, the OOM report) is given, in given_*.go; you write what touches
-// the limits and the namespace. Fill in the TODOs in order, then run
+// cgroup, the OOM report) is mini's own; you write what touches the limits
+// and the namespace. Fill in the TODOs in order, then run
 //
 //	sudo bin/mini run --step 7 --lab -m 32m --pids-limit 20 rootfs/busybox cat /proc/self/cgroup
 //
@@ -19,63 +19,91 @@ import (
 	"errors"
 
 	"mini/steps"
+	ref "mini/steps/07-cgroups"
 )
 
-// Step is step 7.
-type Step struct{}
+// Step is your step 7. It embeds mini's own, so the hooks you do not write
+// are mini's (steps/07-cgroups/cgroups.go): Number, Name, Validate (-m,
+// --cpus and --pids-limit parsed into ctx.Spec) and Cleanup (the OOM
+// report; kill what is left in the cgroup, remove it). You write Prepare's
+// limits, Attach and Init; yours take the place of mini's.
+type Step struct{ ref.Step }
 
-func (Step) Number() int  { return 7 }
-func (Step) Name() string { return "cgroups" }
-
-// join moves the process pid into the cgroup dir (Attach calls it for each
-// hierarchy, while the child waits on the spec pipe).
-func join(ctx *steps.Context, dir string, pid int) error {
-	// TODO 1: write the pid to dir's cgroup.procs: that moves the whole
-	// process, and its children are born in the cgroup (cgroups(7)). The
-	// given write(ctx, dir, file, value) does it and traces it.
-	return errors.New("TODO 1 in lab/07-cgroups/cgroups.go: move the child into " + dir)
+// Prepare makes the container's cgroup before the child exists, then writes
+// its limits into it: they hold from the child's first instruction.
+func (Step) Prepare(ctx *steps.Context) error {
+	// Given: mini's ref.MakeCgroup finds the host's cgroup version, makes
+	// the cgroup and records it for Cleanup. dir("memory") is where the
+	// memory controller's files are: on v2 the container's one cgroup
+	// directory, on v1 its directory in the memory hierarchy.
+	version, dir, err := ref.MakeCgroup(ctx)
+	if err != nil {
+		return err
+	}
+	v2 := version == 2
+	s := ctx.Spec
+	if s.MemoryLimit > 0 {
+		if err := setMemory(ctx, v2, dir("memory"), s.MemoryLimit); err != nil {
+			return err
+		}
+	}
+	if s.CPUQuota > 0 {
+		if err := setCPU(ctx, v2, dir("cpu"), s.CPUQuota, s.CPUPeriod); err != nil {
+			return err
+		}
+	}
+	if s.PidsMax > 0 {
+		if err := setPids(ctx, dir("pids"), s.PidsMax); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
-// setMemory (v2): the hard memory limit, and no swap beyond it.
-func (d *v2) setMemory(ctx *steps.Context, limit int64) error {
-	// TODO 2: write limit, in bytes, to memory.max in d.dir; then, if the
-	// file memory.swap.max exists (the given exists(dir, file)), write 0
-	// there, so the container is killed at the limit instead of swapping.
-	return errors.New("TODO 2 in lab/07-cgroups/cgroups.go: set memory.max")
+// Attach moves the child pid into the container's cgroup while it waits on
+// the spec pipe: into each hierarchy's on v1, the one directory on v2.
+func (Step) Attach(ctx *steps.Context, pid int) error {
+	dirs, err := ref.Dirs(ctx.Spec) // given: the directories Prepare made
+	if err != nil {
+		return err
+	}
+	// TODO 1: write the pid to each dir's cgroup.procs: that moves the whole
+	// process, and its children are born in the cgroup (cgroups(7)).
+	// mini's ref.Write(ctx, dir, file, value) does it and traces it.
+	return errors.New("TODO 1 in lab/07-cgroups/cgroups.go: move the child into its cgroup, " + dirs[0])
 }
 
-// setMemory (v1): the same in the memory hierarchy, d.dir["memory"].
-func (d *v1) setMemory(ctx *steps.Context, limit int64) error {
-	// TODO 2 (cgroup v1 hosts): write limit to memory.limit_in_bytes; then
-	// the same to memory.memsw.limit_in_bytes (memory+swap) if it exists,
-	// else 0 to memory.swappiness.
+// setMemory: the hard memory limit, and no swap beyond it.
+func setMemory(ctx *steps.Context, v2 bool, dir string, limit int64) error {
+	if v2 {
+		// TODO 2: write limit, in bytes, to memory.max in dir; then, if the
+		// file memory.swap.max exists (ref.Exists(dir, file), mini's), write
+		// 0 there, so the container is killed at the limit instead of
+		// swapping.
+		return errors.New("TODO 2 in lab/07-cgroups/cgroups.go: set memory.max")
+	}
+	// TODO 2 (cgroup v1 hosts): dir is in the memory hierarchy. Write limit
+	// to memory.limit_in_bytes; then the same to memory.memsw.limit_in_bytes
+	// (memory+swap) if it exists, else 0 to memory.swappiness.
 	return errors.New("TODO 2 in lab/07-cgroups/cgroups.go: set memory.limit_in_bytes")
 }
 
-// setPids (v2): the most tasks (processes and threads) the cgroup may hold.
-func (d *v2) setPids(ctx *steps.Context, max int64) error {
-	// TODO 3: write max to pids.max in d.dir. Past it, fork(2) fails with
-	// EAGAIN.
+// setPids: the most tasks (processes and threads) the cgroup may hold.
+func setPids(ctx *steps.Context, dir string, max int64) error {
+	// TODO 3: write max to pids.max in dir: the same file on v1 and v2 (on
+	// v1, dir is in the pids hierarchy). Past it, fork(2) fails with EAGAIN.
 	return errors.New("TODO 3 in lab/07-cgroups/cgroups.go: set pids.max")
 }
 
-// setPids (v1): the same in the pids hierarchy, d.dir["pids"].
-func (d *v1) setPids(ctx *steps.Context, max int64) error {
-	// TODO 3 (cgroup v1 hosts): write max to pids.max there.
-	return errors.New("TODO 3 in lab/07-cgroups/cgroups.go: set pids.max")
-}
-
-// setCPU (v2): at most quota µs of CPU time in each period of period µs.
-func (d *v2) setCPU(ctx *steps.Context, quota, period int64) error {
-	// TODO 4: write "QUOTA PERIOD" to cpu.max in d.dir (--cpus 0.5 is
-	// "50000 100000").
-	return errors.New("TODO 4 in lab/07-cgroups/cgroups.go: set cpu.max")
-}
-
-// setCPU (v1): the same with two files in the cpu hierarchy, d.dir["cpu"].
-func (d *v1) setCPU(ctx *steps.Context, quota, period int64) error {
-	// TODO 4 (cgroup v1 hosts): write period to cpu.cfs_period_us, then
-	// quota to cpu.cfs_quota_us.
+// setCPU: at most quota µs of CPU time in each period of period µs.
+func setCPU(ctx *steps.Context, v2 bool, dir string, quota, period int64) error {
+	if v2 {
+		// TODO 4: write "QUOTA PERIOD" to cpu.max in dir (--cpus 0.5 is
+		// "50000 100000").
+		return errors.New("TODO 4 in lab/07-cgroups/cgroups.go: set cpu.max")
+	}
+	// TODO 4 (cgroup v1 hosts): dir is in the cpu hierarchy. Write period to
+	// cpu.cfs_period_us, then quota to cpu.cfs_quota_us.
 	return errors.New("TODO 4 in lab/07-cgroups/cgroups.go: set cpu.cfs_quota_us")
 }
 

@@ -1,8 +1,8 @@
 // Package overlay is your step 8: the container's / is an overlayfs mount,
 // the image read-only underneath, an -init layer above it, the container's
 // own read-write layer on top. Laying out the directories and writing the
-// -init layer's files is given, in given_*.go; you write the overlay. Fill
-// in the TODOs in order; after each one, run
+// -init layer's files is mini's own; you write the overlay. Fill in the
+// TODOs in order; after each one, run
 //
 //	sudo bin/mini run --step 8 --lab --net none rootfs/busybox sh -c 'cat /proc/self/mounts; echo hi >/new'
 //
@@ -17,27 +17,26 @@ package overlay
 
 import (
 	"errors"
-	"fmt"
-	"os"
 
 	"mini/steps"
+	ref "mini/steps/08-overlay"
 )
 
-// Step is step 8.
-type Step struct{}
-
-func (Step) Number() int  { return 8 }
-func (Step) Name() string { return "overlay" }
+// Step is your step 8. It embeds mini's own, so the hooks you do not write
+// are mini's (steps/08-overlay/overlay.go): Number, Name and Validate, which
+// checks that an overlay can be built from this image under this --root.
+// You write Prepare, MountRootfs and Cleanup; yours take the place of
+// mini's.
+type Step struct{ ref.Step }
 
 // Prepare lays out the container's layers on the host, under
-// <root>/containers/<id> (layersOf), and writes its -init layer.
+// <root>/containers/<id>, and writes its -init layer.
 func (Step) Prepare(ctx *steps.Context) error {
-	s := ctx.Spec
-	l := layersOf(ctx.ContainerDir())
-	hosts, _ := os.ReadFile(hostHostsPath)
-	files := initFiles(s, hostResolvConf(hostResolvPath), string(hosts))
-	if err := makeLayers(ctx, l, s.Image, files, s.RootUID(), s.RootGID()); err != nil {
-		return fmt.Errorf("--root %s: %w", s.Root, err)
+	// Given: mini's ref.PrepareLayers makes the directories (ref.Layers) and
+	// the -init layer's files.
+	l, err := ref.PrepareLayers(ctx)
+	if err != nil {
+		return err
 	}
 	// TODO 1: from now on step 3 must pivot into the merged directory, not
 	// into the image: set the spec's Rootfs to l.Merged, and trace it. (The
@@ -45,9 +44,9 @@ func (Step) Prepare(ctx *steps.Context) error {
 	return errors.New("TODO 1 in lab/08-overlay/overlay.go: pivot into " + l.Merged)
 }
 
-// Options is the data argument of mount(2) for this overlay
+// options is the data argument of mount(2) for the overlay of the layers l
 // (Documentation/filesystems/overlayfs.rst).
-func (l Layers) Options(image string, userns bool) string {
+func options(l ref.Layers, image string, userns bool) string {
 	// TODO 2: "lowerdir=A:B,upperdir=U,workdir=W": the lower layers, top
 	// first, joined with ':' (l.Lowers(image): the -init layer, then the
 	// image), the upper layer l.Upper, and overlayfs's scratch directory
@@ -61,20 +60,21 @@ func (l Layers) Options(image string, userns bool) string {
 // namespace and goes away with it, even if mini is killed.
 func (Step) MountRootfs(ctx *steps.Context) error {
 	// TODO 3: mount "overlay" (source and fstype) on l.Merged
-	// (l := layersOf(ctx.ContainerDir())), no flags, data
-	// l.Options(ctx.Spec.Image, len(ctx.Spec.UIDMap) > 0). The kernel
-	// puts its reason for an EINVAL in dmesg: add explain(err, image) (given)
-	// to your error.
+	// (l := ref.LayersOf(ctx.ContainerDir())), no flags, data
+	// options(l, ctx.Spec.Image, len(ctx.Spec.UIDMap) > 0). The kernel
+	// puts its reason for an EINVAL in dmesg: add ref.Explain(err, image)
+	// (mini's) to your error.
 	return errors.New("TODO 3 in lab/08-overlay/overlay.go: mount the overlay")
 }
 
 // Cleanup runs on the host after the container, and after a run that
 // failed half-way.
 func (Step) Cleanup(ctx *steps.Context) error {
-	l := layersOf(ctx.ContainerDir())
+	l := ref.LayersOf(ctx.ContainerDir())
 	// TODO 4: keep the layers of a container that ran (ctx.Started), as
 	// docker keeps a stopped container: its upper directory holds what it
 	// changed. Remove them anyway with --rm (ctx.Spec.Remove), and always
-	// after a run that failed before its command started.
-	return removeLayers(ctx, l)
+	// after a run that failed before its command started. Trace what you
+	// keep as "keep DIR: why" (DIR is l.Dir): a scenario looks for it.
+	return ref.RemoveLayers(ctx, l)
 }

@@ -40,6 +40,9 @@ func main() {
 	bin, _ := filepath.Abs(*mini)
 	tmp, err := os.MkdirTemp("", "mini-bench-")
 	check(err)
+	// From step 5 on, the container's root is an unprivileged host uid that
+	// must pass through to its layers under --root.
+	check(os.Chmod(tmp, 0o711))
 	defer os.RemoveAll(tmp)
 
 	// A bridge and subnet of the benchmark's own, removed at the end, so the

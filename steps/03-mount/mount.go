@@ -57,17 +57,17 @@ func (Step) Init(ctx *steps.Context) error {
 		return err
 	}
 	for _, v := range ctx.Spec.Volumes {
-		if err := bindVolume(ctx, root, v); err != nil {
+		if err := BindVolume(ctx, root, v); err != nil {
 			return err
 		}
 	}
 	if err := mountProc(ctx, root); err != nil {
 		return err
 	}
-	if err := mountSys(ctx, root); err != nil {
+	if err := MountSys(ctx, root); err != nil {
 		return err
 	}
-	if err := makeDev(ctx, root); err != nil {
+	if err := MakeDev(ctx, root); err != nil {
 		return err
 	}
 	return pivot(ctx, root)
@@ -78,18 +78,19 @@ func (Step) Init(ctx *steps.Context) error {
 // ps lists only the container.
 func mountProc(ctx *steps.Context, root string) error {
 	target := filepath.Join(root, "proc")
-	if err := mkdir(ctx, target, 0o555); err != nil {
+	if err := Mkdir(ctx, target, 0o555); err != nil {
 		return err
 	}
 	return steps.Mount(ctx, "proc", target, "proc", unix.MS_NOSUID|unix.MS_NODEV|unix.MS_NOEXEC, "")
 }
 
-// mountSys mounts sysfs read-only. The kernel allows a new sysfs only to a
+// MountSys mounts sysfs read-only. The kernel allows a new sysfs only to a
 // process that owns its network namespace; in a user namespace without one
 // (step 5 before step 6) it is refused, so we bind the host's, read-only.
-func mountSys(ctx *steps.Context, root string) error {
+// Exported for the lab (lab/03-mount), whose Init calls it.
+func MountSys(ctx *steps.Context, root string) error {
 	target := filepath.Join(root, "sys")
-	if err := mkdir(ctx, target, 0o555); err != nil {
+	if err := Mkdir(ctx, target, 0o555); err != nil {
 		return err
 	}
 	flags := uintptr(unix.MS_RDONLY | unix.MS_NOSUID | unix.MS_NODEV | unix.MS_NOEXEC)
@@ -129,8 +130,9 @@ func pivot(ctx *steps.Context, root string) error {
 	return unix.Chdir("/")
 }
 
-// mkdir makes a mount point if the image lacks it.
-func mkdir(ctx *steps.Context, path string, mode os.FileMode) error {
+// Mkdir makes a mount point if the image lacks it. Exported for the lab
+// (lab/03-mount).
+func Mkdir(ctx *steps.Context, path string, mode os.FileMode) error {
 	if fi, err := os.Stat(path); err == nil && fi.IsDir() {
 		return nil
 	}

@@ -43,18 +43,19 @@ func ParseVolume(s string) (steps.Volume, error) {
 	return v, nil
 }
 
-// bindVolume bind-mounts a host path into the new root, before pivot_root,
-// while both trees are still visible.
-func bindVolume(ctx *steps.Context, root string, v steps.Volume) error {
+// BindVolume bind-mounts a host path into the new root, before pivot_root,
+// while both trees are still visible. Exported for the lab (lab/03-mount),
+// whose Init calls it.
+func BindVolume(ctx *steps.Context, root string, v steps.Volume) error {
 	target := filepath.Join(root, v.Target)
 	if fi, err := os.Stat(v.Source); err == nil && !fi.IsDir() {
-		if err := mkdir(ctx, filepath.Dir(target), 0o755); err != nil {
+		if err := Mkdir(ctx, filepath.Dir(target), 0o755); err != nil {
 			return err
 		}
 		if f, err := os.OpenFile(target, os.O_CREATE, 0o644); err == nil {
 			f.Close()
 		}
-	} else if err := mkdir(ctx, target, 0o755); err != nil {
+	} else if err := Mkdir(ctx, target, 0o755); err != nil {
 		return err
 	}
 	if err := steps.Mount(ctx, v.Source, target, "", unix.MS_BIND|unix.MS_REC, ""); err != nil {

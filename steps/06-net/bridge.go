@@ -111,7 +111,7 @@ func ensureBridge(ctx *steps.Context, name string, subnet netip.Prefix) error {
 	}
 	if len(addrs) == 0 {
 		ctx.Tracef("ip addr add %s dev %s", gw, name)
-		err := netlink.AddrAdd(link, &netlink.Addr{IPNet: ipNet(gw)})
+		err := netlink.AddrAdd(link, &netlink.Addr{IPNet: IPNet(gw)})
 		if err != nil && !errors.Is(err, unix.EEXIST) {
 			return fmt.Errorf("ip addr add %s dev %s: %w", gw, name, err)
 		}
@@ -143,7 +143,9 @@ func isNotFound(err error) bool {
 	return errors.As(err, &nf) || errors.Is(err, unix.ENODEV)
 }
 
-func ipNet(p netip.Prefix) *net.IPNet {
+// IPNet is p as netlink takes an address: 10.89.0.1/24 is IP 10.89.0.1, mask
+// 255.255.255.0. Exported for the lab (lab/06-net).
+func IPNet(p netip.Prefix) *net.IPNet {
 	return &net.IPNet{IP: p.Addr().AsSlice(), Mask: net.CIDRMask(p.Bits(), 32)}
 }
 

@@ -33,7 +33,7 @@ func configure(ctx *steps.Context, ifname string, addr netip.Prefix, gateway net
 		return fmt.Errorf("ip link show %s: %w", ifname, err)
 	}
 	ctx.Tracef("ip addr add %s dev %s", addr, ifname)
-	if err := netlink.AddrAdd(link, &netlink.Addr{IPNet: ipNet(addr)}); err != nil {
+	if err := netlink.AddrAdd(link, &netlink.Addr{IPNet: IPNet(addr)}); err != nil {
 		return fmt.Errorf("ip addr add %s dev %s: %w", addr, ifname, err)
 	}
 	ctx.Tracef("ip route add default via %s dev %s", gateway, ifname)

@@ -119,7 +119,7 @@ func (Step) Prepare(ctx *steps.Context) error {
 func reclaim(ctx *steps.Context, stale []Lease) error {
 	for _, l := range stale {
 		ctx.Tracef("reclaim %s: its mini (pid %d) is gone", l.IP, l.PID)
-		if err := delVeth(ctx, vethName(l.ID)); err != nil {
+		if err := delVeth(ctx, VethName(l.ID)); err != nil {
 			return err
 		}
 	}
@@ -134,14 +134,14 @@ func (Step) Attach(ctx *steps.Context, pid int) error {
 	if s.Net != Bridge {
 		return nil
 	}
-	host := vethName(s.ID)
+	host := VethName(s.ID)
 	if err := addVeth(ctx, host, s.IfName, s.Bridge, pid); err != nil {
 		return err
 	}
 	if err := upPeer(ctx, pid, s.IfName); err != nil {
 		return err
 	}
-	return awaitUp(ctx, host, s.Bridge)
+	return AwaitUp(ctx, host, s.Bridge)
 }
 
 // Init runs in the child, inside its network namespace: lo up, and in bridge
@@ -177,7 +177,7 @@ func (Step) Cleanup(ctx *steps.Context) error {
 	if s.Net != Bridge {
 		return nil
 	}
-	vethErr := downVeth(ctx, vethName(s.ID))
+	vethErr := downVeth(ctx, VethName(s.ID))
 	leaseErr := withLeases(s.Root, s.Bridge, func(leases []Lease) ([]Lease, error) {
 		kept, stale := Release(leases, s.ID, alive)
 		if s.IP != "" {

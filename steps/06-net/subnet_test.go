@@ -68,7 +68,7 @@ func TestCheckBridgeName(t *testing.T) {
 }
 
 func TestVethName(t *testing.T) {
-	if got := vethName("0123456789ab"); got != "mini0123456789a" || len(got) > 15 {
-		t.Errorf("vethName = %q, want mini0123456789a (at most 15 bytes)", got)
+	if got := VethName("0123456789ab"); got != "mini0123456789a" || len(got) > 15 {
+		t.Errorf("VethName = %q, want mini0123456789a (at most 15 bytes)", got)
 	}
 }

@@ -13,10 +13,11 @@ import (
 	"mini/steps"
 )
 
-// vethName is the host end of a container's veth pair: "mini" and the first
+// VethName is the host end of a container's veth pair: "mini" and the first
 // 11 digits of the container id, 15 bytes, the most an interface name may
 // have. It is unique as the id is, and says whose it is in "ip link".
-func vethName(id string) string {
+// Exported for the lab (lab/06-net), whose Attach names the veth with it.
+func VethName(id string) string {
 	if len(id) > 11 {
 		id = id[:11]
 	}
@@ -49,7 +50,7 @@ func addVeth(ctx *steps.Context, host, peer, bridge string, pid int) error {
 // network namespace: a netlink socket made after setns(2) into
 // /proc/PID/ns/net talks to that namespace, as "nsenter --net=/proc/PID/ns/net
 // ip link set eth0 up" does. The host does it, not the child, because only
-// the host can then wait for the bridge to be ready (see awaitUp).
+// the host can then wait for the bridge to be ready (see AwaitUp).
 func upPeer(ctx *steps.Context, pid int, peer string) error {
 	ns, err := netns.GetFromPid(pid)
 	if err != nil {
@@ -72,7 +73,7 @@ func upPeer(ctx *steps.Context, pid int, peer string) error {
 	return nil
 }
 
-// awaitUp returns once each link is operationally up. A link that gains its
+// AwaitUp returns once each link is operationally up. A link that gains its
 // carrier (the veth, once its peer is up; the bridge, once a port forwards)
 // is not ready at once: the kernel's linkwatch worker applies the change a
 // moment later, at most a second later when it is busy, and until then the
@@ -80,8 +81,9 @@ func upPeer(ctx *steps.Context, pid int, peer string) error {
 // at once would lose it and wait for a retry (docker has the same race,
 // moby#16114). Asking for the link (RTM_GETLINK) runs the pending work at
 // once on Linux 6.7 and later; older kernels announce it with an
-// RTM_NEWLINK, which this waits for, at most a second.
-func awaitUp(ctx *steps.Context, names ...string) error {
+// RTM_NEWLINK, which this waits for, at most a second. Exported for the lab
+// (lab/06-net), whose Attach ends with it.
+func AwaitUp(ctx *steps.Context, names ...string) error {
 	// Listen first, then look: a change between the two is not missed.
 	fd, err := unix.Socket(unix.AF_NETLINK, unix.SOCK_RAW|unix.SOCK_CLOEXEC, unix.NETLINK_ROUTE)
 	if err != nil {

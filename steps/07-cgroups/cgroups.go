@@ -55,20 +55,8 @@ func (Step) Validate(ctx *steps.Context) error {
 // a cgroup, limits or not: it is what Cleanup kills and what the cgroup
 // namespace shows as "/".
 func (Step) Prepare(ctx *steps.Context) error {
-	reclaim(ctx)
-	d, err := newDriver(ctx)
+	d, err := makeCgroup(ctx)
 	if err != nil {
-		return err
-	}
-	r, err := newRecord(d)
-	if err != nil {
-		return err
-	}
-	// The record first: whatever is made after it can be found again.
-	if err := r.save(ctx, recordPath(ctx.Spec)); err != nil {
-		return fmt.Errorf("save cgroup record: %w", err)
-	}
-	if err := d.create(ctx); err != nil {
 		return err
 	}
 	s := ctx.Spec
@@ -90,15 +78,60 @@ func (Step) Prepare(ctx *steps.Context) error {
 	return nil
 }
 
+// makeCgroup makes the container's cgroup, no limits in it yet, with the
+// driver of the host's cgroup version.
+func makeCgroup(ctx *steps.Context) (driver, error) {
+	reclaim(ctx)
+	d, err := newDriver(ctx)
+	if err != nil {
+		return nil, err
+	}
+	r, err := newRecord(d)
+	if err != nil {
+		return nil, err
+	}
+	// The record first: whatever is made after it can be found again.
+	if err := r.save(ctx, recordPath(ctx.Spec)); err != nil {
+		return nil, fmt.Errorf("save cgroup record: %w", err)
+	}
+	if err := d.create(ctx); err != nil {
+		return nil, err
+	}
+	return d, nil
+}
+
+// MakeCgroup is Prepare without the limits, for the lab (lab/07-cgroups),
+// whose Prepare writes them: it makes the container's cgroup and returns the
+// cgroup version, 1 or 2, and dir, which says where a controller's files
+// are ("memory", "cpu", "pids").
+func MakeCgroup(ctx *steps.Context) (version int, dir func(controller string) string, err error) {
+	d, err := makeCgroup(ctx)
+	if err != nil {
+		return 0, nil, err
+	}
+	return d.version(), d.controllerDir, nil
+}
+
+// Dirs are the container's cgroup directories, one per hierarchy, from the
+// record Prepare wrote. Exported for the lab (lab/07-cgroups), whose Attach
+// joins them.
+func Dirs(spec *steps.Spec) ([]string, error) {
+	r, err := loadRecord(recordPath(spec))
+	if err != nil {
+		return nil, err
+	}
+	return r.Dirs, nil
+}
+
 // Attach moves the child into the container's cgroup (each hierarchy's, on
 // v1) while it is still blocked on the sync pipe: everything it runs, and
 // every process it forks, is in the cgroup from the start.
 func (Step) Attach(ctx *steps.Context, pid int) error {
-	r, err := loadRecord(recordPath(ctx.Spec))
+	dirs, err := Dirs(ctx.Spec)
 	if err != nil {
 		return err
 	}
-	for _, dir := range r.Dirs {
+	for _, dir := range dirs {
 		if err := join(ctx, dir, pid); err != nil {
 			return err
 		}

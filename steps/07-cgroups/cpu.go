@@ -15,13 +15,13 @@ import (
 // setCPU (v1): two files, cpu.cfs_period_us and cpu.cfs_quota_us.
 func (d *v1) setCPU(ctx *steps.Context, quota, period int64) error {
 	dir := d.dir["cpu"]
-	if err := write(ctx, dir, "cpu.cfs_period_us", strconv.FormatInt(period, 10)); err != nil {
+	if err := Write(ctx, dir, "cpu.cfs_period_us", strconv.FormatInt(period, 10)); err != nil {
 		return err
 	}
-	return write(ctx, dir, "cpu.cfs_quota_us", strconv.FormatInt(quota, 10))
+	return Write(ctx, dir, "cpu.cfs_quota_us", strconv.FormatInt(quota, 10))
 }
 
 // setCPU (v2): one file, cpu.max, "QUOTA PERIOD" ("max" for no limit).
 func (d *v2) setCPU(ctx *steps.Context, quota, period int64) error {
-	return write(ctx, d.dir, "cpu.max", fmt.Sprintf("%d %d", quota, period))
+	return Write(ctx, d.dir, "cpu.max", fmt.Sprintf("%d %d", quota, period))
 }

@@ -26,6 +26,9 @@ type driver interface {
 	dirs() []string
 	// create makes them (and on v2 enables the controllers above them).
 	create(ctx *steps.Context) error
+	// controllerDir is where controller c's files are: on v2 the one
+	// directory, on v1 the directory in c's hierarchy.
+	controllerDir(c string) string
 
 	setMemory(ctx *steps.Context, limit int64) error
 	setCPU(ctx *steps.Context, quota, period int64) error
@@ -176,9 +179,10 @@ func hostDir(m mount, p string) (string, error) {
 	return filepath.Join(m.point, rel), nil
 }
 
-// write writes value to a cgroup file, as `echo value > dir/file` does. The
-// files exist already: the kernel makes them with the directory.
-func write(ctx *steps.Context, dir, file, value string) error {
+// Write writes value to a cgroup file, as `echo value > dir/file` does. The
+// files exist already: the kernel makes them with the directory. Exported
+// for the lab (lab/07-cgroups), whose limits and join write with it.
+func Write(ctx *steps.Context, dir, file, value string) error {
 	path := filepath.Join(dir, file)
 	ctx.Tracef("echo %s > %s", value, path)
 	f, err := os.OpenFile(path, os.O_WRONLY|os.O_TRUNC, 0)
@@ -192,9 +196,10 @@ func write(ctx *steps.Context, dir, file, value string) error {
 	return f.Close()
 }
 
-// exists says whether a cgroup file exists: some depend on the kernel's
+// Exists says whether a cgroup file exists: some depend on the kernel's
 // configuration (memory.memsw.*, memory.swap.max) or version (cgroup.kill).
-func exists(dir, file string) bool {
+// Exported for the lab (lab/07-cgroups).
+func Exists(dir, file string) bool {
 	_, err := os.Stat(filepath.Join(dir, file))
 	return err == nil
 }

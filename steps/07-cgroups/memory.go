@@ -25,23 +25,23 @@ import (
 func (d *v1) setMemory(ctx *steps.Context, limit int64) error {
 	dir := d.dir["memory"]
 	n := strconv.FormatInt(limit, 10)
-	if err := write(ctx, dir, "memory.limit_in_bytes", n); err != nil {
+	if err := Write(ctx, dir, "memory.limit_in_bytes", n); err != nil {
 		return err
 	}
-	if exists(dir, "memory.memsw.limit_in_bytes") {
-		return write(ctx, dir, "memory.memsw.limit_in_bytes", n)
+	if Exists(dir, "memory.memsw.limit_in_bytes") {
+		return Write(ctx, dir, "memory.memsw.limit_in_bytes", n)
 	}
-	return write(ctx, dir, "memory.swappiness", "0")
+	return Write(ctx, dir, "memory.swappiness", "0")
 }
 
 // setMemory (v2): memory.max is the hard limit; memory.swap.max=0 forbids
 // swap (the file exists when the kernel accounts swap).
 func (d *v2) setMemory(ctx *steps.Context, limit int64) error {
-	if err := write(ctx, d.dir, "memory.max", strconv.FormatInt(limit, 10)); err != nil {
+	if err := Write(ctx, d.dir, "memory.max", strconv.FormatInt(limit, 10)); err != nil {
 		return err
 	}
-	if exists(d.dir, "memory.swap.max") {
-		return write(ctx, d.dir, "memory.swap.max", "0")
+	if Exists(d.dir, "memory.swap.max") {
+		return Write(ctx, d.dir, "memory.swap.max", "0")
 	}
 	return nil
 }

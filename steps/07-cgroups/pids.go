@@ -13,10 +13,10 @@ import (
 
 // setPids (v1): in the pids hierarchy.
 func (d *v1) setPids(ctx *steps.Context, max int64) error {
-	return write(ctx, d.dir["pids"], "pids.max", strconv.FormatInt(max, 10))
+	return Write(ctx, d.dir["pids"], "pids.max", strconv.FormatInt(max, 10))
 }
 
 // setPids (v2): in the container's one cgroup.
 func (d *v2) setPids(ctx *steps.Context, max int64) error {
-	return write(ctx, d.dir, "pids.max", strconv.FormatInt(max, 10))
+	return Write(ctx, d.dir, "pids.max", strconv.FormatInt(max, 10))
 }

@@ -19,7 +19,7 @@ import (
 // moves the whole process, every thread (cgroups(7)). Its children are born
 // in it from then on.
 func join(ctx *steps.Context, dir string, pid int) error {
-	return write(ctx, dir, "cgroup.procs", strconv.Itoa(pid))
+	return Write(ctx, dir, "cgroup.procs", strconv.Itoa(pid))
 }
 
 // readProcs lists the pids in a cgroup. A cgroup that is not there (a
@@ -88,8 +88,8 @@ func empty(ctx *steps.Context, dir string) error {
 // even one forking at the same moment. Elsewhere each process gets
 // pidfd_send_signal(2).
 func kill(ctx *steps.Context, dir string, fds map[int]int, pids []int) error {
-	if exists(dir, "cgroup.kill") {
-		return write(ctx, dir, "cgroup.kill", "1")
+	if Exists(dir, "cgroup.kill") {
+		return Write(ctx, dir, "cgroup.kill", "1")
 	}
 	for pid, fd := range fds {
 		if !slices.Contains(pids, pid) {

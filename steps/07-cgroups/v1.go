@@ -58,7 +58,8 @@ func v1Mount(mounts []mount, c string) (mount, bool) {
 	return mount{}, false
 }
 
-func (d *v1) version() int { return 1 }
+func (d *v1) version() int                  { return 1 }
+func (d *v1) controllerDir(c string) string { return d.dir[c] }
 
 // dirs lists each directory once, in the order of v1Controllers.
 func (d *v1) dirs() []string {

@@ -54,8 +54,9 @@ func newV2(spec *steps.Spec, m mount, own map[string]string, name string) (*v2, 
 	return d, nil
 }
 
-func (d *v2) version() int   { return 2 }
-func (d *v2) dirs() []string { return []string{d.dir} }
+func (d *v2) version() int                { return 2 }
+func (d *v2) dirs() []string              { return []string{d.dir} }
+func (d *v2) controllerDir(string) string { return d.dir }
 
 // create turns on the controllers the limits need in cgroup.subtree_control
 // of every cgroup from the root down to the container's parent (a
@@ -101,7 +102,7 @@ func enableControllers(ctx *steps.Context, dir string, want []string) error {
 	if len(add) == 0 {
 		return nil
 	}
-	err = write(ctx, dir, "cgroup.subtree_control", strings.Join(add, " "))
+	err = Write(ctx, dir, "cgroup.subtree_control", strings.Join(add, " "))
 	switch {
 	case errors.Is(err, unix.EBUSY):
 		return fmt.Errorf("%w (this cgroup holds processes, and cgroup v2 lets only a cgroup without processes pass controllers to its children)", err)

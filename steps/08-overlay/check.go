@@ -121,9 +121,9 @@ func leadingDigits(s string) string {
 	return s[:i]
 }
 
-// explain adds why to a failed overlay mount, where the kernel's own reason
-// went to its log (dmesg), not to us.
-func explain(err error, image string) string {
+// Explain adds why to a failed overlay mount, where the kernel's own reason
+// went to its log (dmesg), not to us. Exported for the lab (lab/08-overlay).
+func Explain(err error, image string) string {
 	var errno syscall.Errno
 	if !errors.As(err, &errno) {
 		return ""

@@ -23,10 +23,10 @@ type Layers struct {
 	Merged string // where the overlay is mounted: the container's /
 }
 
-// layersOf names the directories of the container whose directory is dir
+// LayersOf names the directories of the container whose directory is dir
 // (Context.ContainerDir). Host and child both compute them from the spec,
-// so no path travels in it.
-func layersOf(dir string) Layers {
+// so no path travels in it. Exported for the lab (lab/08-overlay).
+func LayersOf(dir string) Layers {
 	return Layers{
 		Dir:    dir,
 		Init:   filepath.Join(dir, "init"),
@@ -186,9 +186,10 @@ func chownNote(uid, gid int) string {
 	return fmt.Sprintf(", chown %d:%d", uid, gid)
 }
 
-// removeLayers removes what makeLayers made, whatever part of it exists,
-// and the container's directory if nothing else is left in it.
-func removeLayers(ctx *steps.Context, l Layers) error {
+// RemoveLayers removes what makeLayers made, whatever part of it exists,
+// and the container's directory if nothing else is left in it. Exported for
+// the lab (lab/08-overlay), whose Cleanup calls it.
+func RemoveLayers(ctx *steps.Context, l Layers) error {
 	for _, d := range []string{l.Init, l.Upper, l.Work, l.Merged} {
 		if _, err := os.Lstat(d); err != nil {
 			continue

@@ -15,7 +15,7 @@ import (
 )
 
 func TestOptions(t *testing.T) {
-	l := layersOf("/run/mini/containers/0123456789ab")
+	l := LayersOf("/run/mini/containers/0123456789ab")
 	want := "lowerdir=/run/mini/containers/0123456789ab/init:/img,upperdir=/run/mini/containers/0123456789ab/upper,workdir=/run/mini/containers/0123456789ab/work"
 	if diff := cmp.Diff(want, l.Options("/img", false)); diff != "" {
 		t.Errorf("Options (-want +got):\n%s", diff)
@@ -39,7 +39,7 @@ func TestMakeLayers(t *testing.T) {
 	if err := os.Chmod(image, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	l := layersOf(filepath.Join(tmp, "root", "containers", "0123456789ab"))
+	l := LayersOf(filepath.Join(tmp, "root", "containers", "0123456789ab"))
 	files := []initFile{{"/etc/hostname", "box\n"}, {"/etc/hosts", "127.0.0.1\tlocalhost\n"}}
 	ctx := steps.NewContext(&steps.Spec{}, "host", io.Discard)
 	if err := os.Mkdir(filepath.Join(tmp, "root"), 0o755); err != nil {
@@ -84,15 +84,15 @@ func TestMakeLayers(t *testing.T) {
 	}
 
 	// Everything goes, the containers directory stays.
-	if err := removeLayers(ctx, l); err != nil {
+	if err := RemoveLayers(ctx, l); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := os.Stat(l.Dir); !os.IsNotExist(err) {
-		t.Errorf("after removeLayers: %s is still there (%v)", l.Dir, err)
+		t.Errorf("after RemoveLayers: %s is still there (%v)", l.Dir, err)
 	}
 	// Removing twice, or after a Prepare that made nothing, is fine.
-	if err := removeLayers(ctx, l); err != nil {
-		t.Errorf("removeLayers again: %v", err)
+	if err := RemoveLayers(ctx, l); err != nil {
+		t.Errorf("RemoveLayers again: %v", err)
 	}
 }
 

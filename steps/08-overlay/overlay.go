@@ -55,16 +55,27 @@ func (Step) Validate(ctx *steps.Context) error {
 // layer. From now on step 3 pivots into the merged directory, not into the
 // image.
 func (Step) Prepare(ctx *steps.Context) error {
+	l, err := PrepareLayers(ctx)
+	if err != nil {
+		return err
+	}
+	ctx.Spec.Rootfs = l.Merged
+	ctx.Tracef("rootfs is now %s: the child mounts the overlay there", l.Merged)
+	return nil
+}
+
+// PrepareLayers makes the container's layers and its -init layer's files:
+// Prepare but for the switch of Rootfs. Exported for the lab
+// (lab/08-overlay), whose Prepare makes that switch.
+func PrepareLayers(ctx *steps.Context) (Layers, error) {
 	s := ctx.Spec
-	l := layersOf(ctx.ContainerDir())
+	l := LayersOf(ctx.ContainerDir())
 	hosts, _ := os.ReadFile(hostHostsPath)
 	files := initFiles(s, hostResolvConf(hostResolvPath), string(hosts))
 	if err := makeLayers(ctx, l, s.Image, files, s.RootUID(), s.RootGID()); err != nil {
-		return fmt.Errorf("--root %s: %w", s.Root, err)
+		return l, fmt.Errorf("--root %s: %w", s.Root, err)
 	}
-	s.Rootfs = l.Merged
-	ctx.Tracef("rootfs is now %s: the child mounts the overlay there", l.Merged)
-	return nil
+	return l, nil
 }
 
 // MountRootfs runs in the child, in its own mount namespace, between step
@@ -72,10 +83,10 @@ func (Step) Prepare(ctx *steps.Context) error {
 // namespace and goes away with it, even if mini is killed.
 func (Step) MountRootfs(ctx *steps.Context) error {
 	s := ctx.Spec
-	l := layersOf(ctx.ContainerDir())
+	l := LayersOf(ctx.ContainerDir())
 	err := steps.Mount(ctx, "overlay", l.Merged, "overlay", 0, l.Options(s.Image, len(s.UIDMap) > 0))
 	if err != nil {
-		return fmt.Errorf("%w%s", err, explain(err, s.Image))
+		return fmt.Errorf("%w%s", err, Explain(err, s.Image))
 	}
 	return nil
 }
@@ -84,10 +95,10 @@ func (Step) MountRootfs(ctx *steps.Context) error {
 // stopped container, unless --rm; a run that failed before the command
 // started leaves nothing.
 func (Step) Cleanup(ctx *steps.Context) error {
-	l := layersOf(ctx.ContainerDir())
+	l := LayersOf(ctx.ContainerDir())
 	if ctx.Started && !ctx.Spec.Remove {
 		ctx.Tracef("keep %s: its upper directory holds what the container changed (--rm removes it)", l.Dir)
 		return nil
 	}
-	return removeLayers(ctx, l)
+	return RemoveLayers(ctx, l)
 }
