@@ -3,6 +3,7 @@ package steps
 import (
 	"fmt"
 	"io"
+	"os"
 	"path/filepath"
 	"syscall"
 )
@@ -30,12 +31,53 @@ type Context struct {
 	// rootfsMounters are the active steps that build the root filesystem;
 	// see MountRootfs.
 	rootfsMounters []Step
+
+	// child is what Prepare hooks asked of the child's creation; shared by
+	// every copy For makes. See PassFile and CloneIntoCgroup.
+	child *childFiles
+}
+
+// childFiles are the open files the child is created with, beyond its
+// pipes: files it inherits, and the cgroup it is born in.
+type childFiles struct {
+	extra  []*os.File // inherited as fd firstPassedFD, firstPassedFD+1, ...
+	cgroup *os.File   // a cgroup v2 directory, for CLONE_INTO_CGROUP; nil: none
+}
+
+// close closes them: after the child has started it has its own copies, and
+// after a failure it will never start.
+func (f *childFiles) close() {
+	for _, x := range f.extra {
+		x.Close()
+	}
+	if f.cgroup != nil {
+		f.cgroup.Close()
+	}
+	f.extra, f.cgroup = nil, nil
 }
 
 // NewContext returns a context for side ("host" or "child") writing trace
 // and notes to out.
 func NewContext(spec *Spec, side string, out io.Writer) *Context {
-	return &Context{Spec: spec, side: side, out: out}
+	return &Context{Spec: spec, side: side, out: out, child: &childFiles{}}
+}
+
+// PassFile hands f to the child: it inherits it, open, as the fd number
+// returned, which the step records in the spec for its Init to use. The file
+// was opened with the host's privileges, which a child in a user namespace
+// no longer has (step 7 passes it cgroup files that only host root may open).
+// Call it in Prepare; the engine closes f once the child has started.
+func (c *Context) PassFile(f *os.File) int {
+	c.child.extra = append(c.child.extra, f)
+	return firstPassedFD + len(c.child.extra) - 1
+}
+
+// CloneIntoCgroup has the child born in the cgroup v2 whose directory dir
+// is: clone3(2) with CLONE_INTO_CGROUP (Linux 5.7), so it never runs a
+// moment outside it and nothing has to move it in. Call it in Prepare; the
+// engine closes dir once the child has started.
+func (c *Context) CloneIntoCgroup(dir *os.File) {
+	c.child.cgroup = dir
 }
 
 // For returns a copy of ctx whose trace lines are tagged with step s.

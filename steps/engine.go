@@ -25,6 +25,8 @@ const InitArg = "init"
 const (
 	specFD  = 3
 	errorFD = 4
+	// Files a step passes to the child (Context.PassFile) come next.
+	firstPassedFD = 5
 )
 
 // Run runs the container: steps are steps 1..spec.Step, in order. It returns
@@ -71,6 +73,7 @@ func Run(spec *Spec, steps []Step, argv0 string, out io.Writer) (code int, err e
 			}
 		}
 	}()
+	defer ctx.child.close() // a run that fails before the child starts
 	for _, s := range steps {
 		// Listed before Prepare runs: a Prepare that fails half-way still
 		// gets its Cleanup.
@@ -83,6 +86,8 @@ func Run(spec *Spec, steps []Step, argv0 string, out io.Writer) (code int, err e
 	}
 
 	cmd, specW, errR, err := startChild(ctx, steps, argv0)
+	// The child has its own copies of the files passed to it, or failed.
+	ctx.child.close()
 	if err != nil {
 		return 125, err
 	}
@@ -208,10 +213,16 @@ func startChild(ctx *Context, steps []Step, argv0 string) (*exec.Cmd, *os.File, 
 		Stdin:       os.Stdin,
 		Stdout:      os.Stdout,
 		Stderr:      os.Stderr,
-		ExtraFiles:  []*os.File{specR, errW}, // fd 3, fd 4
+		ExtraFiles:  append([]*os.File{specR, errW}, ctx.child.extra...), // fd 3, fd 4, then passed files
 		SysProcAttr: attr,
 	}
-	ctx.Tracef("clone(%s) /proc/self/exe %s", cloneNames(attr.Cloneflags), InitArg)
+	call := "clone"
+	if dir := ctx.child.cgroup; dir != nil {
+		// Go then creates the child with clone3(2) rather than clone(2).
+		attr.UseCgroupFD, attr.CgroupFD = true, int(dir.Fd())
+		call = "clone3"
+	}
+	ctx.Tracef("%s(%s) /proc/self/exe %s", call, cloneNames(attr.Cloneflags, attr.UseCgroupFD), InitArg)
 	err = cmd.Start()
 	// The child has its own copies; the host keeps only its ends.
 	specR.Close()
@@ -219,14 +230,17 @@ func startChild(ctx *Context, steps []Step, argv0 string) (*exec.Cmd, *os.File, 
 	if err != nil {
 		specW.Close()
 		errR.Close()
-		return nil, nil, nil, fmt.Errorf("clone /proc/self/exe: %w%s", err, cloneHint(err))
+		return nil, nil, nil, fmt.Errorf("%s /proc/self/exe: %w%s", call, err, cloneHint(err, attr.UseCgroupFD))
 	}
 	ctx.Tracef("child pid %d waits on fd %d", cmd.Process.Pid, specFD)
 	return cmd, specW, errR, nil
 }
 
 // cloneHint says what to do when clone(2) is refused.
-func cloneHint(err error) string {
+func cloneHint(err error, intoCgroup bool) string {
+	if intoCgroup && (errors.Is(err, unix.ENOSYS) || errors.Is(err, unix.E2BIG) || errors.Is(err, unix.EINVAL)) {
+		return " (clone3 with CLONE_INTO_CGROUP needs Linux 5.7 or later: upgrade the kernel, or use --step 6)"
+	}
 	if errors.Is(err, unix.EPERM) {
 		return " (creating namespaces needs root: run with sudo, or see docs/05-user.md for rootless runs)"
 	}
@@ -252,8 +266,9 @@ func describe(ws syscall.WaitStatus) string {
 	return fmt.Sprintf("exit status %d", ws.ExitStatus())
 }
 
-// cloneNames spells clone flags as the man page does.
-func cloneNames(flags uintptr) string {
+// cloneNames spells clone flags as the man page does; intoCgroup adds
+// CLONE_INTO_CGROUP, a clone3(2) flag beyond clone(2)'s 32 bits.
+func cloneNames(flags uintptr, intoCgroup bool) string {
 	names := []struct {
 		flag uintptr
 		name string
@@ -274,6 +289,12 @@ func cloneNames(flags uintptr) string {
 			}
 			s += n.name
 		}
+	}
+	if intoCgroup {
+		if s != "" {
+			s += "|"
+		}
+		s += "CLONE_INTO_CGROUP"
 	}
 	if s == "" {
 		return "0"

@@ -24,10 +24,13 @@ func TestExitCode(t *testing.T) {
 }
 
 func TestCloneNames(t *testing.T) {
-	if got := cloneNames(unix.CLONE_NEWUTS | unix.CLONE_NEWNS); got != "CLONE_NEWUTS|CLONE_NEWNS" {
+	if got := cloneNames(unix.CLONE_NEWUTS|unix.CLONE_NEWNS, false); got != "CLONE_NEWUTS|CLONE_NEWNS" {
 		t.Errorf("got %q", got)
 	}
-	if got := cloneNames(0); got != "0" {
+	if got := cloneNames(0, false); got != "0" {
+		t.Errorf("got %q", got)
+	}
+	if got := cloneNames(unix.CLONE_NEWPID, true); got != "CLONE_NEWPID|CLONE_INTO_CGROUP" {
 		t.Errorf("got %q", got)
 	}
 }

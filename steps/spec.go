@@ -62,9 +62,19 @@ type Spec struct {
 	CPUQuota    int64 `json:"cpu_quota"`    // µs of CPU time the container may use per CPUPeriod
 	CPUPeriod   int64 `json:"cpu_period"`   // µs
 	PidsMax     int64 `json:"pids_max"`     // most tasks (processes and threads)
+	// Set by step 7's Prepare on cgroup v1: the tasks files the child
+	// writes "0" to, to join its cgroup.
+	CgroupTasks []PassedFile `json:"cgroup_tasks"`
 
 	// Step 8: overlay.
 	Remove bool `json:"remove"` // --rm: delete the container's layers after exit
+}
+
+// PassedFile is a file the host opened and the child inherits
+// (Context.PassFile): its fd number in the child, and what it is.
+type PassedFile struct {
+	FD   int    `json:"fd"`
+	Path string `json:"path"`
 }
 
 // Volume is a bind mount from the host into the container.

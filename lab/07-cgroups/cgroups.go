@@ -61,7 +61,11 @@ func (Step) Prepare(ctx *steps.Context) error {
 }
 
 // Attach moves the child pid into the container's cgroup while it waits on
-// the spec pipe: into each hierarchy's on v1, the one directory on v2.
+// the spec pipe: into each hierarchy's on v1, the one directory on v2. This
+// is the textbook way. mini's own step has no Attach: it gets the child in
+// without the global lock a move through cgroup.procs takes (on v2 the child
+// is born in the cgroup, on v1 it moves itself): docs/07-cgroups.md,
+// "Joining without stopping the machine".
 func (Step) Attach(ctx *steps.Context, pid int) error {
 	dirs, err := ref.Dirs(ctx.Spec) // given: the directories Prepare made
 	if err != nil {

@@ -51,9 +51,10 @@ func (Step) Validate(ctx *steps.Context) error {
 }
 
 // Prepare makes the container's cgroup and writes its limits, before the
-// child exists: the limits hold from its first instruction. Every run gets
-// a cgroup, limits or not: it is what Cleanup kills and what the cgroup
-// namespace shows as "/".
+// child exists, then arranges for the child to be in it before it execs
+// (enter, in procs.go): the limits hold from the command's first
+// instruction. Every run gets a cgroup, limits or not: it is what Cleanup
+// kills and what the cgroup namespace shows as "/".
 func (Step) Prepare(ctx *steps.Context) error {
 	d, err := makeCgroup(ctx)
 	if err != nil {
@@ -75,7 +76,7 @@ func (Step) Prepare(ctx *steps.Context) error {
 			return err
 		}
 	}
-	return nil
+	return d.enter(ctx)
 }
 
 // makeCgroup makes the container's cgroup, no limits in it yet, with the
@@ -114,7 +115,7 @@ func MakeCgroup(ctx *steps.Context) (version int, dir func(controller string) st
 
 // Dirs are the container's cgroup directories, one per hierarchy, from the
 // record Prepare wrote. Exported for the lab (lab/07-cgroups), whose Attach
-// joins them.
+// moves the child into them the textbook way, through cgroup.procs.
 func Dirs(spec *steps.Spec) ([]string, error) {
 	r, err := loadRecord(recordPath(spec))
 	if err != nil {
@@ -123,30 +124,18 @@ func Dirs(spec *steps.Spec) ([]string, error) {
 	return r.Dirs, nil
 }
 
-// Attach moves the child into the container's cgroup (each hierarchy's, on
-// v1) while it is still blocked on the sync pipe: everything it runs, and
-// every process it forks, is in the cgroup from the start.
-func (Step) Attach(ctx *steps.Context, pid int) error {
-	dirs, err := Dirs(ctx.Spec)
-	if err != nil {
+// Init runs in the child. On cgroup v1 it joins the cgroup first (on v2 it
+// was born there). Then a new cgroup namespace makes the cgroups it is in
+// now the root of what it sees, so /proc/self/cgroup says "/"
+// (cgroup_namespaces(7)), and the host's cgroup paths stay hidden. It is an
+// unshare here and not a clone flag because the namespace's root is fixed
+// when it is made, from the cgroups of the process that makes it: at clone
+// time that is mini. unshare(2) changes the calling thread only; the engine
+// execs the command from this same thread.
+func (Step) Init(ctx *steps.Context) error {
+	if err := joinSelf(ctx); err != nil {
 		return err
 	}
-	for _, dir := range dirs {
-		if err := join(ctx, dir, pid); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
-// Init runs in the child, already in its cgroup: a new cgroup namespace
-// makes the cgroups it is in now the root of what it sees, so
-// /proc/self/cgroup says "/" (cgroup_namespaces(7)), and the host's cgroup
-// paths stay hidden. It is an unshare here and not a clone flag because the
-// namespace's root is fixed when it is made: at clone time the child was
-// still in mini's cgroup. unshare(2) changes the calling thread only; the
-// engine execs the command from this same thread.
-func (Step) Init(ctx *steps.Context) error {
 	ctx.Tracef("unshare(CLONE_NEWCGROUP): this cgroup becomes /")
 	if err := unix.Unshare(unix.CLONE_NEWCGROUP); err != nil {
 		return fmt.Errorf("unshare(CLONE_NEWCGROUP): %w", err)

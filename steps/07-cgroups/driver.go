@@ -30,6 +30,10 @@ type driver interface {
 	// directory, on v1 the directory in c's hierarchy.
 	controllerDir(c string) string
 
+	// enter arranges for the child to be in the cgroup before it execs
+	// (procs.go).
+	enter(ctx *steps.Context) error
+
 	setMemory(ctx *steps.Context, limit int64) error
 	setCPU(ctx *steps.Context, quota, period int64) error
 	setPids(ctx *steps.Context, max int64) error

@@ -15,11 +15,65 @@ import (
 	"mini/steps"
 )
 
-// join moves a process into the cgroup: writing its pid to cgroup.procs
-// moves the whole process, every thread (cgroups(7)). Its children are born
-// in it from then on.
-func join(ctx *steps.Context, dir string, pid int) error {
-	return Write(ctx, dir, "cgroup.procs", strconv.Itoa(pid))
+// How the child gets into its cgroup. The textbook way, and what the lab
+// has you write, is the host writing the child's pid to cgroup.procs while
+// the child waits (Attach). That moves a whole process, and to do that the
+// kernel first stops every fork, exit and exec on the machine: it takes
+// cgroup_threadgroup_rwsem for writing, which waits for an RCU grace period,
+// 10 to 25 ms here, more than all the rest of a run (docs/performance.md).
+// mini asks for what needs no such lock:
+//
+//   - cgroup v2: the child is born in the cgroup. The host opens the
+//     directory and clone3(2) takes it with CLONE_INTO_CGROUP (Linux 5.7).
+//   - cgroup v1 has no such flag, but a thread may move itself: writing "0"
+//     to a hierarchy's "tasks" file moves only the writer, and the kernel
+//     skips the global lock for it. The host opens the tasks files (only
+//     host root may) and passes them to the child, whose Init writes "0"
+//     to each from the thread that then execs the command; execve(2)
+//     leaves that thread alone in the process, so from the command's first
+//     instruction the whole process is in the cgroup.
+
+// enter (v2): open the container's cgroup directory for clone3's
+// CLONE_INTO_CGROUP. O_PATH is enough: it names the directory, it does not
+// read it.
+func (d *v2) enter(ctx *steps.Context) error {
+	ctx.Tracef("open(%q, O_PATH|O_DIRECTORY): the child is born in it, clone3(CLONE_INTO_CGROUP)", d.dir)
+	fd, err := unix.Open(d.dir, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return fmt.Errorf("open %s: %w", d.dir, err)
+	}
+	ctx.CloneIntoCgroup(os.NewFile(uintptr(fd), d.dir))
+	return nil
+}
+
+// enter (v1): open each hierarchy's tasks file and pass it to the child,
+// which joins with it in Init (joinSelf).
+func (d *v1) enter(ctx *steps.Context) error {
+	for _, dir := range d.dirs() {
+		path := filepath.Join(dir, "tasks")
+		f, err := os.OpenFile(path, os.O_WRONLY|unix.O_CLOEXEC, 0)
+		if err != nil {
+			return fmt.Errorf("open %s: %w", path, err)
+		}
+		fd := ctx.PassFile(f)
+		ctx.Tracef("open(%q, O_WRONLY): fd %d in the child, which joins with it", path, fd)
+		ctx.Spec.CgroupTasks = append(ctx.Spec.CgroupTasks, steps.PassedFile{FD: fd, Path: path})
+	}
+	return nil
+}
+
+// joinSelf runs in the child (v1): "echo 0 > tasks" in each hierarchy moves
+// the calling thread, the one that execs the command, into the cgroup.
+func joinSelf(ctx *steps.Context) error {
+	for _, t := range ctx.Spec.CgroupTasks {
+		ctx.Tracef("write(%d, \"0\"): this thread joins %s", t.FD, t.Path)
+		_, err := unix.Write(t.FD, []byte("0"))
+		unix.Close(t.FD)
+		if err != nil {
+			return fmt.Errorf("write 0 to %s: %w", t.Path, err)
+		}
+	}
+	return nil
 }
 
 // readProcs lists the pids in a cgroup. A cgroup that is not there (a
