@@ -146,6 +146,8 @@ func parseRun(args []string) (*steps.Spec, error) {
 	spec.ID = newID()
 	if spec.Name == "" {
 		spec.Name = spec.ID
+	} else if err := checkName(spec.Name); err != nil {
+		return nil, err
 	}
 	if spec.Hostname == "" {
 		spec.Hostname = spec.ID // docker's default: the short container id
@@ -159,6 +161,23 @@ func parseRun(args []string) (*steps.Spec, error) {
 		return nil, err
 	}
 	return spec, nil
+}
+
+// checkName applies docker's rule for container names: a letter or digit,
+// then letters, digits, '_', '.' and '-'. The name goes into the container's
+// /etc/hosts (step 8), where a space or a '#' would break the line.
+func checkName(name string) error {
+	ok := len(name) >= 2 && len(name) <= 128
+	for i, c := range name {
+		alnum := c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9'
+		if !alnum && (i == 0 || c != '_' && c != '.' && c != '-') {
+			ok = false
+		}
+	}
+	if !ok {
+		return fmt.Errorf("--name %q: use 2 to 128 letters, digits, '_', '.' and '-', starting with a letter or digit (docker's rule)", name)
+	}
+	return nil
 }
 
 // checkImage resolves IMAGE to an absolute directory.

@@ -56,6 +56,9 @@ func TestParseRunErrors(t *testing.T) {
 		{[]string{"-w", "rel", "../rootfs", "true"}, "absolute path"},
 		{[]string{"-e", "=v", "../rootfs", "true"}, "non-empty KEY"},
 		{[]string{"--nope", "../rootfs"}, "unknown flag: --nope"},
+		{[]string{"--name", "bad name", "../rootfs", "true"}, `--name "bad name": use 2 to 128 letters`},
+		{[]string{"--name", "-x", "../rootfs", "true"}, `--name "-x"`},
+		{[]string{"--name", "x", "../rootfs", "true"}, `--name "x"`},
 	} {
 		_, err := parseRun(tc.args)
 		if err == nil || !strings.Contains(err.Error(), tc.want) {

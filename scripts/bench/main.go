@@ -51,7 +51,7 @@ func main() {
 	defer exec.Command("ip", "link", "del", bridge).Run()
 	env := append(os.Environ(), "MINI_ROOT="+filepath.Join(tmp, "state"), "MINI_BRIDGE="+bridge, "MINI_SUBNET=10.231.250.0/24")
 
-	wrap := cgroupWrapper()
+	wrap := cgroupWrapper(tmp)
 	rows := []*row{
 		{name: "unshare --uts --pid --mount --fork", argv: []string{"unshare", "--uts", "--pid", "--mount", "--fork", "/bin/true"}},
 		{name: "unshare, all namespaces", argv: []string{"unshare", "--uts", "--pid", "--mount", "--ipc", "--net", "--cgroup", "--fork", "/bin/true"}},
@@ -103,7 +103,7 @@ func main() {
 
 	fmt.Printf("start-to-exit of /bin/true, %d interleaved runs each, %s\n", *runs, hostLine())
 	if len(wrap) > 0 {
-		fmt.Println("every row runs under the same wrapper: a private mount namespace with /sys/fs/cgroup/unified unmounted, so crun and runc see cgroup v1 only")
+		fmt.Println("every row runs under the same wrapper: a private mount namespace with /sys/fs/cgroup/unified covered by an empty directory, so crun and runc see cgroup v1 only")
 	}
 	var crun time.Duration
 	if crunRow >= 0 && rows[crunRow].err == nil {
@@ -150,14 +150,21 @@ func runOnce(r *row, env []string, i int) {
 
 // cgroupWrapper: on a host whose cgroup v2 mount has controllers while v1
 // holds the rest (a hybrid host), crun refuses to start. Every row then runs
-// inside a private mount namespace with the v2 mount unmounted, so all
-// runtimes pay the same wrapper cost.
-func cgroupWrapper() []string {
+// inside a private mount namespace where an empty directory of the
+// benchmark's own covers /sys/fs/cgroup/unified, so all runtimes see cgroup
+// v1 only and pay the same wrapper cost. Covered, not unmounted: crun and
+// runc still make their per-container directories and files there, and
+// under an unmounted cgroup2 that would be the host's /sys/fs/cgroup tmpfs,
+// where they would stay; in the cover they go with the benchmark's tmp.
+func cgroupWrapper(tmp string) []string {
 	data, err := os.ReadFile("/sys/fs/cgroup/unified/cgroup.controllers")
 	if err != nil || len(bytes.TrimSpace(data)) == 0 {
 		return nil
 	}
-	return []string{"unshare", "--mount", "--propagation", "private", "sh", "-c", `umount /sys/fs/cgroup/unified && exec "$@"`, "wrap"}
+	cover := filepath.Join(tmp, "unified-cover")
+	check(os.Mkdir(cover, 0o755))
+	return []string{"unshare", "--mount", "--propagation", "private", "sh", "-c",
+		`mount --bind "$1" /sys/fs/cgroup/unified && shift && exec "$@"`, "wrap", cover}
 }
 
 // ociBundle makes an OCI bundle whose root is the image, read-only, from

@@ -178,11 +178,12 @@ func (Step) Cleanup(ctx *steps.Context) error {
 		return nil
 	}
 	vethErr := downVeth(ctx, VethName(s.ID))
+	if s.IP == "" {
+		return vethErr // Prepare took no lease
+	}
 	leaseErr := withLeases(s.Root, s.Bridge, func(leases []Lease) ([]Lease, error) {
 		kept, stale := Release(leases, s.ID, alive)
-		if s.IP != "" {
-			ctx.Tracef("release %s in %s", s.IP, leasePath(s.Root, s.Bridge))
-		}
+		ctx.Tracef("release %s in %s", s.IP, leasePath(s.Root, s.Bridge))
 		return kept, reclaim(ctx, stale)
 	})
 	return errors.Join(vethErr, leaseErr)
