@@ -8,6 +8,8 @@ import (
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+
+	"mini/steps"
 )
 
 func lease(ip, id string, pid int, start uint64) Lease {
@@ -167,19 +169,13 @@ func TestWithLeases(t *testing.T) {
 	}
 }
 
-func TestParseStart(t *testing.T) {
-	// proc(5): field 22 is starttime; the command name may hold ") (".
-	stat := "4242 (a) (b c) S 1 4242 4242 0 -1 4194560 100 0 0 0 1 2 0 0 20 0 1 0 987654 1000 100 18446744073709551615"
-	got, err := parseStart(stat)
-	if err != nil || got != 987654 {
-		t.Errorf("parseStart = %d, %v; want 987654", got, err)
+// TestAlive: the lease's owner is judged as steps.Owner judges it.
+func TestAlive(t *testing.T) {
+	me, err := steps.Self()
+	if err != nil {
+		t.Fatal(err)
 	}
-	if _, err := parseStart("4242 (x) S 1"); err == nil {
-		t.Error("parseStart(short line) = nil error")
-	}
-	// and for real: our own start time, and a pid that does not run
-	start, err := processStart(os.Getpid())
-	if err != nil || !alive(os.Getpid(), start) || alive(os.Getpid(), start+1) {
-		t.Errorf("alive(self): start %d, %v", start, err)
+	if !alive(me.PID, me.Start) || alive(me.PID, me.Start+1) {
+		t.Errorf("alive(self %+v) is wrong", me)
 	}
 }

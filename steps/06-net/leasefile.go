@@ -5,10 +5,10 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"strconv"
-	"strings"
 
 	"golang.org/x/sys/unix"
+
+	"mini/steps"
 )
 
 // leasePath is the lease file of a bridge: <root>/net/<bridge>.leases.
@@ -62,38 +62,8 @@ func withLeases(root, bridge string, change func([]Lease) ([]Lease, error)) erro
 	return os.Rename(tmp, path)
 }
 
-// processStart is a process's start time in clock ticks after boot, field 22
-// of /proc/PID/stat (proc(5)). Field 2, the command name in parentheses, may
-// hold spaces and parentheses itself: count the fields after the last ")".
-func processStart(pid int) (uint64, error) {
-	data, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
-	if err != nil {
-		return 0, err
-	}
-	return parseStart(string(data))
-}
-
-func parseStart(stat string) (uint64, error) {
-	i := strings.LastIndexByte(stat, ')')
-	if i < 0 {
-		return 0, fmt.Errorf("/proc/PID/stat: no command name in %q", stat)
-	}
-	f := strings.Fields(stat[i+1:]) // field 3 (state) is f[0]
-	if len(f) < 20 {
-		return 0, fmt.Errorf("/proc/PID/stat: only %d fields after the command name", len(f))
-	}
-	return strconv.ParseUint(f[22-3], 10, 64)
-}
-
-// alive is true while the process pid runs and is the one that started at
-// start: a pid reused by another process has another start time.
+// alive is the Alive of a running system: the lease's owner is the mini
+// whose pid and start time it records (steps.Owner).
 func alive(pid int, start uint64) bool {
-	got, err := processStart(pid)
-	if errors.Is(err, os.ErrNotExist) {
-		return false
-	}
-	if err != nil {
-		return true // unsure: keeping a lease is safer than sharing an address
-	}
-	return got == start
+	return steps.Owner{PID: pid, Start: start}.Alive()
 }

@@ -10,7 +10,6 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
-	"os"
 	"path/filepath"
 
 	"golang.org/x/sys/unix"
@@ -83,11 +82,11 @@ func (Step) Prepare(ctx *steps.Context) error {
 	if err != nil {
 		return err
 	}
-	start, err := processStart(os.Getpid())
+	me, err := steps.Self()
 	if err != nil {
-		return fmt.Errorf("read own start time: %w", err)
+		return err
 	}
-	owner := Lease{ID: s.ID, PID: os.Getpid(), Start: start}
+	owner := Lease{ID: s.ID, PID: me.PID, Start: me.Start}
 	var addr netip.Addr
 	err = withLeases(s.Root, s.Bridge, func(leases []Lease) ([]Lease, error) {
 		kept, stale, err := Allocate(leases, subnet, owner, alive)

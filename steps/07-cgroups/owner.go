@@ -6,8 +6,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"strconv"
-	"strings"
 
 	"mini/steps"
 )
@@ -17,11 +15,10 @@ import (
 // Cleanup act on it; so does a later run, to reclaim the cgroups of a mini
 // that was killed (SIGKILL leaves no chance to clean up).
 type record struct {
-	Owner      int               `json:"owner"`       // pid of the mini that made the cgroup
-	OwnerStart uint64            `json:"owner_start"` // its start time: pids are reused
-	Version    int               `json:"version"`     // 1 or 2
-	Dirs       []string          `json:"dirs"`
-	V1         map[string]string `json:"v1,omitempty"` // v1: controller -> directory
+	Owner   steps.Owner       `json:"owner"`   // the mini that made the cgroup
+	Version int               `json:"version"` // 1 or 2
+	Dirs    []string          `json:"dirs"`
+	V1      map[string]string `json:"v1,omitempty"` // v1: controller -> directory
 }
 
 // recordPath is <root>/cgroups/<id>.json.
@@ -31,11 +28,11 @@ func recordPath(spec *steps.Spec) string {
 
 // newRecord describes d as made by this process.
 func newRecord(d driver) (*record, error) {
-	start, err := startTime(os.Getpid())
+	me, err := steps.Self()
 	if err != nil {
 		return nil, err
 	}
-	r := &record{Owner: os.Getpid(), OwnerStart: start, Version: d.version(), Dirs: d.dirs()}
+	r := &record{Owner: me, Version: d.version(), Dirs: d.dirs()}
 	if v, ok := d.(*v1); ok {
 		r.V1 = v.dir
 	}
@@ -60,7 +57,7 @@ func (r *record) save(ctx *steps.Context, path string) error {
 	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
 		return err
 	}
-	ctx.Tracef("write %s: owner pid %d, %v", path, r.Owner, r.Dirs)
+	ctx.Tracef("write %s: owner pid %d, %v", path, r.Owner.PID, r.Dirs)
 	return os.WriteFile(path, data, 0o600)
 }
 
@@ -77,36 +74,6 @@ func loadRecord(path string) (*record, error) {
 		return nil, fmt.Errorf("%s: no cgroup directories in it", path)
 	}
 	return &r, nil
-}
-
-// ownerGone says whether the mini that wrote r has exited: no process has
-// its pid, or one that started at another time has.
-func (r *record) ownerGone() bool {
-	start, err := startTime(r.Owner)
-	return err != nil || start != r.OwnerStart
-}
-
-// startTime is field 22 of /proc/PID/stat, when the process started, in
-// clock ticks since boot (proc_pid_stat(5)). Field 2, the command name, is
-// in parentheses and may hold spaces: count from the last ")".
-func startTime(pid int) (uint64, error) {
-	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-	if err != nil {
-		return 0, err
-	}
-	return parseStartTime(string(data))
-}
-
-func parseStartTime(stat string) (uint64, error) {
-	i := strings.LastIndexByte(stat, ')')
-	if i < 0 {
-		return 0, errors.New("no ) in /proc/PID/stat")
-	}
-	f := strings.Fields(stat[i+1:]) // field 3 onwards
-	if len(f) < 20 {
-		return 0, errors.New("short /proc/PID/stat")
-	}
-	return strconv.ParseUint(f[19], 10, 64)
 }
 
 // release kills what is left in the record's cgroups, removes them, and
@@ -139,10 +106,10 @@ func reclaim(ctx *steps.Context) {
 	paths, _ := filepath.Glob(filepath.Join(ctx.Spec.Root, "cgroups", "*.json"))
 	for _, path := range paths {
 		r, err := loadRecord(path)
-		if err != nil || !r.ownerGone() {
+		if err != nil || r.Owner.Alive() {
 			continue
 		}
-		ctx.Tracef("reclaim %s: its mini (pid %d) is gone", path, r.Owner)
+		ctx.Tracef("reclaim %s: its mini (pid %d) is gone", path, r.Owner.PID)
 		if err := release(ctx, path, r); err != nil {
 			ctx.Notef("reclaim the cgroups of a dead run (%s): %v", path, err)
 		}

@@ -10,18 +10,6 @@ import (
 	"mini/steps"
 )
 
-func TestParseStartTime(t *testing.T) {
-	// the command name may hold spaces and parentheses
-	stat := "4242 (a (b) c) S 1 4242 4242 0 -1 4194560 100 0 0 0 1 2 0 0 20 0 1 0 987654 1000 200 18446744073709551615"
-	got, err := parseStartTime(stat)
-	if err != nil || got != 987654 {
-		t.Errorf("parseStartTime = %d, %v; want 987654", got, err)
-	}
-	if _, err := parseStartTime("4242 (x) S 1"); err == nil {
-		t.Error("short stat: no error")
-	}
-}
-
 func TestRecord(t *testing.T) {
 	root := t.TempDir()
 	spec := &steps.Spec{Root: root, ID: "0123456789ab"}
@@ -45,12 +33,8 @@ func TestRecord(t *testing.T) {
 	if diff := cmp.Diff(d, got.driver(), cmp.AllowUnexported(v1{})); diff != "" {
 		t.Errorf("driver from the record (-want +got):\n%s", diff)
 	}
-	if got.ownerGone() {
-		t.Error("ownerGone for this very process")
-	}
-	got.OwnerStart++
-	if !got.ownerGone() {
-		t.Error("owner with another start time (a reused pid) is not gone")
+	if !got.Owner.Alive() {
+		t.Errorf("the record's owner %+v is not this very process", got.Owner)
 	}
 
 	v := &v2{dir: "/sys/fs/cgroup/a/mini-x"}
@@ -66,24 +50,24 @@ func TestReclaim(t *testing.T) {
 	root := t.TempDir()
 	cg := t.TempDir()
 	ctx, _ := testContext(&steps.Spec{Root: root})
-	mk := func(id string, owner int, start uint64) (string, string) {
+	mk := func(id string, owner steps.Owner) (string, string) {
 		dir := filepath.Join(cg, "mini-"+id)
 		if err := os.Mkdir(dir, 0o755); err != nil {
 			t.Fatal(err)
 		}
-		r := &record{Owner: owner, OwnerStart: start, Version: 2, Dirs: []string{dir}}
+		r := &record{Owner: owner, Version: 2, Dirs: []string{dir}}
 		path := recordPath(&steps.Spec{Root: root, ID: id})
 		if err := r.save(ctx, path); err != nil {
 			t.Fatal(err)
 		}
 		return dir, path
 	}
-	me, err := startTime(os.Getpid())
+	me, err := steps.Self()
 	if err != nil {
 		t.Fatal(err)
 	}
-	liveDir, livePath := mk("live", os.Getpid(), me)
-	deadDir, deadPath := mk("dead", os.Getpid(), me+1)
+	liveDir, livePath := mk("live", me)
+	deadDir, deadPath := mk("dead", steps.Owner{PID: me.PID, Start: me.Start + 1})
 	junk := filepath.Join(root, "cgroups", "junk.json")
 	os.WriteFile(junk, nil, 0o600)
 

@@ -21,6 +21,9 @@ type Layers struct {
 	Upper  string // the container's own read-write layer
 	Work   string // overlayfs's scratch directory, on the same filesystem as Upper
 	Merged string // where the overlay is mounted: the container's /
+	// RemoveBy, with --rm, names the mini that will remove the layers
+	// (steps.Owner): if it dies first, the next run removes them.
+	RemoveBy string
 }
 
 // LayersOf names the directories of the container whose directory is dir
@@ -28,11 +31,12 @@ type Layers struct {
 // so no path travels in it. Exported for the lab (lab/08-overlay).
 func LayersOf(dir string) Layers {
 	return Layers{
-		Dir:    dir,
-		Init:   filepath.Join(dir, "init"),
-		Upper:  filepath.Join(dir, "upper"),
-		Work:   filepath.Join(dir, "work"),
-		Merged: filepath.Join(dir, "merged"),
+		Dir:      dir,
+		Init:     filepath.Join(dir, "init"),
+		Upper:    filepath.Join(dir, "upper"),
+		Work:     filepath.Join(dir, "work"),
+		Merged:   filepath.Join(dir, "merged"),
+		RemoveBy: filepath.Join(dir, "remove-by"),
 	}
 }
 
@@ -87,7 +91,7 @@ func sharesHostNet(spec *steps.Spec) bool {
 // makeLayers lays out the container's directories and writes the -init
 // layer. Everything the container's root must write belongs to it: on the
 // host that is uid/gid (RootUID/RootGID, 0 without a user namespace).
-func makeLayers(ctx *steps.Context, l Layers, image string, files []initFile, uid, gid int) error {
+func makeLayers(ctx *steps.Context, l Layers, image string, files []initFile, uid, gid int, remove bool) error {
 	// 0711: the container's root, an unprivileged host uid in a user
 	// namespace, must be able to pass through to its layers when it
 	// mounts them; nobody needs to list them.
@@ -101,6 +105,17 @@ func makeLayers(ctx *steps.Context, l Layers, image string, files []initFile, ui
 	}
 	if err := os.Chmod(l.Dir, 0o711); err != nil {
 		return fmt.Errorf("chmod %s: %w", l.Dir, err)
+	}
+	if remove {
+		// First, before the layers: whatever is made after it is found again.
+		me, err := steps.Self()
+		if err != nil {
+			return err
+		}
+		ctx.Tracef("write %s: pid %d removes these layers (--rm)", l.RemoveBy, me.PID)
+		if err := steps.WriteOwner(l.RemoveBy, me); err != nil {
+			return err
+		}
 	}
 	if err := mkdirOwned(ctx, l.Init, 0o755, uid, gid); err != nil {
 		return err
@@ -186,6 +201,24 @@ func chownNote(uid, gid int) string {
 	return fmt.Sprintf(", chown %d:%d", uid, gid)
 }
 
+// reclaimLayers removes the layers of every --rm run under root whose mini
+// is gone: killed by SIGKILL, it could not remove them itself. A container
+// run without --rm keeps its layers, as docker keeps a stopped container.
+func reclaimLayers(ctx *steps.Context, root string) {
+	marks, _ := filepath.Glob(filepath.Join(root, "containers", "*", "remove-by"))
+	for _, mark := range marks {
+		o, err := steps.ReadOwner(mark)
+		if err != nil || o.Alive() {
+			continue
+		}
+		l := LayersOf(filepath.Dir(mark))
+		ctx.Tracef("reclaim %s: its mini (pid %d) is gone, and it ran with --rm", l.Dir, o.PID)
+		if err := RemoveLayers(ctx, l); err != nil {
+			ctx.Notef("reclaim the layers of a dead --rm run (%s): %v", l.Dir, err)
+		}
+	}
+}
+
 // RemoveLayers removes what makeLayers made, whatever part of it exists,
 // and the container's directory if nothing else is left in it. Exported for
 // the lab (lab/08-overlay), whose Cleanup calls it.
@@ -198,6 +231,9 @@ func RemoveLayers(ctx *steps.Context, l Layers) error {
 		if err := os.RemoveAll(d); err != nil {
 			return fmt.Errorf("remove %s: %w", d, err)
 		}
+	}
+	if err := os.Remove(l.RemoveBy); err != nil && !errors.Is(err, os.ErrNotExist) {
+		return err
 	}
 	// Another step may keep files here too; the last one out removes it.
 	err := os.Remove(l.Dir)

@@ -45,8 +45,12 @@ func TestMakeLayers(t *testing.T) {
 	if err := os.Mkdir(filepath.Join(tmp, "root"), 0o755); err != nil {
 		t.Fatal(err)
 	}
-	if err := makeLayers(ctx, l, image, files, os.Geteuid(), os.Getegid()); err != nil {
+	if err := makeLayers(ctx, l, image, files, os.Geteuid(), os.Getegid(), true); err != nil {
 		t.Fatal(err)
+	}
+	me, _ := steps.Self()
+	if got, err := steps.ReadOwner(l.RemoveBy); err != nil || got != me {
+		t.Errorf("with --rm, %s says %+v, %v; want this process, %+v", l.RemoveBy, got, err, me)
 	}
 
 	got := map[string]string{}
@@ -60,7 +64,7 @@ func TestMakeLayers(t *testing.T) {
 		}
 		rel, _ := filepath.Rel(l.Dir, p)
 		got[rel] = fi.Mode().String()
-		if fi.Mode().IsRegular() {
+		if fi.Mode().IsRegular() && rel != "remove-by" {
 			b, _ := os.ReadFile(p)
 			got[rel] += " " + strings.TrimSpace(string(b))
 		}
@@ -78,6 +82,7 @@ func TestMakeLayers(t *testing.T) {
 		"upper":             "drwxr-xr-x", // the image's / mode
 		"work":              "drwx------",
 		"merged":            "drwxr-xr-x",
+		"remove-by":         "-rw-------",
 	}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("layout (-want +got):\n%s", diff)
@@ -93,6 +98,42 @@ func TestMakeLayers(t *testing.T) {
 	// Removing twice, or after a Prepare that made nothing, is fine.
 	if err := RemoveLayers(ctx, l); err != nil {
 		t.Errorf("RemoveLayers again: %v", err)
+	}
+}
+
+// TestReclaimLayers: the layers of a --rm run whose mini is gone are
+// removed; a live one's, and those of a container run without --rm, stay.
+func TestReclaimLayers(t *testing.T) {
+	root := t.TempDir()
+	ctx := steps.NewContext(&steps.Spec{}, "host", io.Discard)
+	me, err := steps.Self()
+	if err != nil {
+		t.Fatal(err)
+	}
+	dead := steps.Owner{PID: me.PID, Start: me.Start + 1} // the pid, reused
+	mk := func(id string, owner *steps.Owner) Layers {
+		l := LayersOf(filepath.Join(root, "containers", id))
+		for _, d := range []string{l.Init, l.Upper, l.Work, l.Merged} {
+			if err := os.MkdirAll(d, 0o755); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if owner != nil {
+			if err := steps.WriteOwner(l.RemoveBy, *owner); err != nil {
+				t.Fatal(err)
+			}
+		}
+		return l
+	}
+	live, gone, kept := mk("live", &me), mk("gone", &dead), mk("kept", nil)
+	reclaimLayers(ctx, root)
+	for _, l := range []Layers{live, kept} {
+		if _, err := os.Stat(l.Upper); err != nil {
+			t.Errorf("%s: %v, want it left alone", l.Upper, err)
+		}
+	}
+	if _, err := os.Stat(gone.Dir); !os.IsNotExist(err) {
+		t.Errorf("%s: %v, want it reclaimed", gone.Dir, err)
 	}
 }
 

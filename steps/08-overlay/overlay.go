@@ -69,10 +69,11 @@ func (Step) Prepare(ctx *steps.Context) error {
 // (lab/08-overlay), whose Prepare makes that switch.
 func PrepareLayers(ctx *steps.Context) (Layers, error) {
 	s := ctx.Spec
+	reclaimLayers(ctx, s.Root)
 	l := LayersOf(ctx.ContainerDir())
 	hosts, _ := os.ReadFile(hostHostsPath)
 	files := initFiles(s, hostResolvConf(hostResolvPath), string(hosts))
-	if err := makeLayers(ctx, l, s.Image, files, s.RootUID(), s.RootGID()); err != nil {
+	if err := makeLayers(ctx, l, s.Image, files, s.RootUID(), s.RootGID(), s.Remove); err != nil {
 		return l, fmt.Errorf("--root %s: %w", s.Root, err)
 	}
 	return l, nil

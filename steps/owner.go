@@ -1,0 +1,93 @@
+package steps
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"strconv"
+	"strings"
+)
+
+// Owner is a mini process as a later one can recognise it. A pid alone is
+// not enough: the kernel reuses pids, so it goes with the process's start
+// time. Steps write the Owner beside what they make on the host (step 6's
+// lease, step 7's cgroup, step 8's layers under --rm), so that the next run
+// can reclaim what a mini killed by SIGKILL, which had no chance to clean up,
+// left behind.
+type Owner struct {
+	PID   int    `json:"pid"`
+	Start uint64 `json:"start"` // field 22 of /proc/PID/stat: clock ticks after boot
+}
+
+// Self is this process as an Owner.
+func Self() (Owner, error) {
+	start, err := ProcessStart(os.Getpid())
+	if err != nil {
+		return Owner{}, fmt.Errorf("read this process's start time: %w", err)
+	}
+	return Owner{PID: os.Getpid(), Start: start}, nil
+}
+
+// Alive says whether the owner still runs: its pid exists and started at the
+// same time (a reused pid has another start time). When it cannot tell, it
+// says alive: reclaiming a live container's address or cgroup is worse than
+// keeping a dead one's until the next run.
+func (o Owner) Alive() bool {
+	got, err := ProcessStart(o.PID)
+	if errors.Is(err, os.ErrNotExist) {
+		return false
+	}
+	if err != nil {
+		return true
+	}
+	return got == o.Start
+}
+
+// ProcessStart is a process's start time in clock ticks after boot, field 22
+// of /proc/PID/stat (proc_pid_stat(5)).
+func ProcessStart(pid int) (uint64, error) {
+	data, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	if err != nil {
+		return 0, err
+	}
+	return parseStart(string(data))
+}
+
+// parseStart reads field 22 of a /proc/PID/stat line. Field 2, the command
+// name in parentheses, may hold spaces and parentheses itself: count the
+// fields after the last ")".
+func parseStart(stat string) (uint64, error) {
+	i := strings.LastIndexByte(stat, ')')
+	if i < 0 {
+		return 0, fmt.Errorf("/proc/PID/stat: no command name in %q", stat)
+	}
+	f := strings.Fields(stat[i+1:]) // field 3 (state) is f[0]
+	if len(f) < 20 {
+		return 0, fmt.Errorf("/proc/PID/stat: only %d fields after the command name", len(f))
+	}
+	return strconv.ParseUint(f[22-3], 10, 64)
+}
+
+// WriteOwner writes o to path as JSON, in one write(2): a mini killed
+// half-way leaves an empty file at worst, which ReadOwner refuses.
+func WriteOwner(path string, o Owner) error {
+	data, err := json.Marshal(o)
+	if err != nil {
+		return err
+	}
+	return os.WriteFile(path, data, 0o600)
+}
+
+// ReadOwner reads what WriteOwner wrote.
+func ReadOwner(path string) (Owner, error) {
+	var o Owner
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return o, err
+	}
+	if err := json.Unmarshal(data, &o); err != nil || o.PID <= 0 {
+		return o, fmt.Errorf("%s: no owner in it", path)
+	}
+	return o, nil
+}
