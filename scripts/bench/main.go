@@ -20,6 +20,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 type row struct {
@@ -40,12 +42,11 @@ func main() {
 	}
 	img, _ := filepath.Abs(*image)
 	bin, _ := filepath.Abs(*mini)
-	tmp, err := os.MkdirTemp("", "mini-bench-")
-	check(err)
-	// From step 5 on, the container's root is an unprivileged host uid that
-	// must pass through to its layers under --root.
-	check(os.Chmod(tmp, 0o711))
-	defer os.RemoveAll(tmp)
+	tmp := os.Getenv(insideEnv)
+	if tmp == "" {
+		os.Exit(outside())
+	}
+	hybrid := setUp(tmp)
 
 	// A bridge and subnet of the benchmark's own, removed at the end, so the
 	// benchmark touches nothing on the host that it did not make.
@@ -53,7 +54,6 @@ func main() {
 	defer exec.Command("ip", "link", "del", bridge).Run()
 	env := append(os.Environ(), "MINI_ROOT="+filepath.Join(tmp, "state"), "MINI_BRIDGE="+bridge, "MINI_SUBNET=10.231.250.0/24")
 
-	wrap := cgroupWrapper(tmp)
 	rows := []*row{
 		{name: "unshare --uts --pid --mount --fork", argv: []string{"unshare", "--uts", "--pid", "--mount", "--fork", "/bin/true"}},
 		{name: "unshare, all namespaces", argv: []string{"unshare", "--uts", "--pid", "--mount", "--ipc", "--net", "--cgroup", "--fork", "/bin/true"}},
@@ -88,9 +88,6 @@ func main() {
 			rows = append(rows, &row{name: rt + " run", argv: []string{path, "--root", state, "run", "--bundle", bundle, "ID"}})
 		}
 	}
-	for _, r := range rows {
-		r.argv = append(wrap, r.argv...)
-	}
 
 	// Warm up once (page cache, the bridge), then interleave.
 	for _, r := range rows {
@@ -104,8 +101,9 @@ func main() {
 	}
 
 	fmt.Printf("start-to-exit of /bin/true, %d interleaved runs each, %s\n", *runs, hostLine())
-	if len(wrap) > 0 {
-		fmt.Println("every row runs under the same wrapper: a private mount namespace with /sys/fs/cgroup/unified covered by an empty directory, so crun and runc see cgroup v1 only")
+	fmt.Println("every row runs in the same private mount namespace, with the state of every runtime (mini's --root, runc's and crun's) on a tmpfs, as /run is on a systemd host")
+	if hybrid {
+		fmt.Println("and /sys/fs/cgroup/unified covered by an empty directory: this host also mounts cgroup v2 with controllers beside v1 (hybrid), which crun refuses; so every runtime sees cgroup v1 only")
 	}
 	var crun time.Duration
 	if crunRow >= 0 && rows[crunRow].err == nil {
@@ -150,23 +148,54 @@ func runOnce(r *row, env []string, i int) {
 	r.times = append(r.times, d)
 }
 
-// cgroupWrapper: on a host whose cgroup v2 mount has controllers while v1
-// holds the rest (a hybrid host), crun refuses to start. Every row then runs
-// inside a private mount namespace where an empty directory of the
-// benchmark's own covers /sys/fs/cgroup/unified, so all runtimes see cgroup
-// v1 only and pay the same wrapper cost. Covered, not unmounted: crun and
-// runc still make their per-container directories and files there, and
-// under an unmounted cgroup2 that would be the host's /sys/fs/cgroup tmpfs,
-// where they would stay; in the cover they go with the benchmark's tmp.
-func cgroupWrapper(tmp string) []string {
+// insideEnv names the benchmark's state directory once it runs inside its
+// own mount namespace.
+const insideEnv = "MINI_BENCH_STATE"
+
+// outside makes the state directory and runs the benchmark again in a
+// private mount namespace of its own (unshare(1)), where its mounts live
+// and die with it; then removes the directory.
+func outside() int {
+	tmp, err := os.MkdirTemp("", "mini-bench-")
+	check(err)
+	defer os.Remove(tmp)
+	self, err := os.Executable() // not /proc/self/exe: in unshare, that is unshare
+	check(err)
+	cmd := exec.Command("unshare", append([]string{"--mount", "--propagation", "private", self}, os.Args[1:]...)...)
+	cmd.Env = append(os.Environ(), insideEnv+"="+tmp)
+	cmd.Stdin, cmd.Stdout, cmd.Stderr = os.Stdin, os.Stdout, os.Stderr
+	if err := cmd.Run(); err != nil {
+		if ee, ok := err.(*exec.ExitError); ok {
+			return ee.ExitCode()
+		}
+		fatal("bench: " + err.Error())
+	}
+	return 0
+}
+
+// setUp runs in the benchmark's own mount namespace. It mounts a tmpfs on
+// the state directory: mini's default --root is /run/mini, and /run is a
+// tmpfs on a systemd host (not on every machine, this one perhaps), so
+// making and removing each container's layers costs what it costs there.
+// 0711: from step 5 on, the container's root is an unprivileged host uid
+// that must pass through to its layers.
+//
+// On a host whose cgroup v2 mount has controllers while v1 holds the rest
+// (a hybrid host), crun refuses to start. An empty directory of the
+// benchmark's own then covers /sys/fs/cgroup/unified, so all runtimes see
+// cgroup v1 only. Covered, not unmounted: crun and runc still make their
+// per-container directories and files there, and under an unmounted cgroup2
+// that would be the host's /sys/fs/cgroup tmpfs, where they would stay.
+func setUp(tmp string) (hybrid bool) {
+	check(unix.Mount("tmpfs", tmp, "tmpfs", 0, "mode=0711"))
 	data, err := os.ReadFile("/sys/fs/cgroup/unified/cgroup.controllers")
 	if err != nil || len(bytes.TrimSpace(data)) == 0 {
-		return nil
+		return false
 	}
 	cover := filepath.Join(tmp, "unified-cover")
 	check(os.Mkdir(cover, 0o755))
-	return []string{"unshare", "--mount", "--propagation", "private", "sh", "-c",
-		`mount --bind "$1" /sys/fs/cgroup/unified && shift && exec "$@"`, "wrap", cover}
+	check(unix.Mount(cover, "/sys/fs/cgroup/unified", "", unix.MS_BIND, ""))
+	return true
 }
 
 // ociBundle makes an OCI bundle whose root is the image, read-only, from
