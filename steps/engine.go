@@ -41,6 +41,8 @@ func Run(spec *Spec, steps []Step, argv0 string, out io.Writer) (code int, err e
 
 	ctx := NewContext(spec, "host", out)
 	ctx.Tracef("run %s at step %d: %q", spec.ID, spec.Step, spec.Args)
+	sigs, stopSignals := catchSignals()
+	defer stopSignals()
 
 	for _, s := range steps {
 		if v, ok := s.(Validator); ok {
@@ -92,10 +94,8 @@ func Run(spec *Spec, steps []Step, argv0 string, out io.Writer) (code int, err e
 		return 125, err
 	}
 	defer errR.Close()
-	// Forward the signals a user sends to mini to the container's init.
-	sigs := make(chan os.Signal, 4)
-	signal.Notify(sigs, unix.SIGINT, unix.SIGTERM, unix.SIGHUP, unix.SIGQUIT, unix.SIGUSR1, unix.SIGUSR2)
-	defer signal.Stop(sigs)
+	// Forward the signals a user sends to mini to the container's init
+	// (caught from the start of Run, see catchSignals).
 	go func() {
 		for sig := range sigs {
 			_ = cmd.Process.Signal(sig)
@@ -144,6 +144,25 @@ func Run(spec *Spec, steps []Step, argv0 string, out io.Writer) (code int, err e
 	code = ExitCode(ctx.Status)
 	ctx.Tracef("container exited: %s -> exit code %d", describe(ctx.Status), code)
 	return code, nil
+}
+
+// catchSignals starts catching the signals mini forwards to the container's
+// init, so that a Ctrl-C reaches the container and mini still cleans up.
+// signal.Notify returns only once the Go runtime has started a thread of its
+// own for signal masks, most of a millisecond: it runs in the background,
+// while the steps validate and prepare (docs/performance.md). A signal that
+// comes before the child exists waits in the channel and is forwarded to it.
+func catchSignals() (sigs chan os.Signal, stop func()) {
+	sigs = make(chan os.Signal, 4)
+	caught := make(chan struct{})
+	go func() {
+		signal.Notify(sigs, unix.SIGINT, unix.SIGTERM, unix.SIGHUP, unix.SIGQUIT, unix.SIGUSR1, unix.SIGUSR2)
+		close(caught)
+	}()
+	return sigs, func() {
+		<-caught
+		signal.Stop(sigs)
+	}
 }
 
 // makeRoot makes the state directory, if it is not there, mode 0711
