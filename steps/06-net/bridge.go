@@ -29,8 +29,15 @@ func CheckBridgeName(name string) error {
 
 // checkHost looks at the host's links and routes before anything is made:
 // the bridge may exist, but then it must be a bridge on this subnet, and no
-// other link may route the subnet already.
+// other link may route the subnet already. It runs outside the lease lock,
+// while another mini may be creating the bridge: the routes are listed
+// first, so that a route on the bridge means the bridge was there before the
+// lookup below, which then finds it (mini never deletes it).
 func checkHost(bridge string, subnet netip.Prefix) error {
+	routes, err := netlink.RouteList(nil, netlink.FAMILY_V4)
+	if err != nil {
+		return fmt.Errorf("ip route show: %w", err)
+	}
 	index := 0
 	link, err := netlink.LinkByName(bridge)
 	switch {
@@ -44,10 +51,6 @@ func checkHost(bridge string, subnet netip.Prefix) error {
 		}
 	case !isNotFound(err):
 		return fmt.Errorf("ip link show %s: %w", bridge, err)
-	}
-	routes, err := netlink.RouteList(nil, netlink.FAMILY_V4)
-	if err != nil {
-		return fmt.Errorf("ip route show: %w", err)
 	}
 	for _, r := range routes {
 		dst, ok := netipPrefix(r.Dst)
