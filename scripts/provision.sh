@@ -163,7 +163,7 @@ fi
 # Every module the build and the tests need, now, so that 'sudo make test'
 # works later without a network.
 say "go mod download"
-(cd "$dir" && "$go" mod download)
+(cd "$dir" && "$go" mod download) || die "could not download mini's Go modules (above: why). This machine must reach the Go module proxy, $(cd / && "$go" env GOPROXY): give it a proxy it can reach with GOPROXY (vagrant up and vagrant provision pass the host's GOPROXY on, see docs/workshop-setup.md), then run me again"
 # The image's files must be root's (inside, its root owns them); a copy that
 # went through another user (a chown, an rsync) is rebuilt.
 if [ -e "$dir/rootfs/busybox/etc/passwd" ] && [ "$(stat -c %u "$dir/rootfs/busybox/etc/passwd")" != 0 ]; then
