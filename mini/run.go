@@ -1,7 +1,6 @@
 package main
 
 import (
-	"crypto/rand"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -12,6 +11,7 @@ import (
 	"strings"
 
 	"github.com/spf13/pflag"
+	"golang.org/x/sys/unix"
 
 	"mini/steps"
 )
@@ -143,7 +143,9 @@ func parseRun(args []string) (*steps.Spec, error) {
 		return nil, fmt.Errorf("--root: %w", err)
 	}
 
-	spec.ID = newID()
+	if spec.ID, err = newID(); err != nil {
+		return nil, err
+	}
 	if spec.Name == "" {
 		spec.Name = spec.ID
 	} else if err := checkName(spec.Name); err != nil {
@@ -227,13 +229,15 @@ func setEnv(env []string, k, v string) []string {
 	return append(env, k+"="+v)
 }
 
-// newID is 12 random hex digits, like docker's short container id.
-func newID() string {
+// newID is 12 random hex digits, like docker's short container id, from
+// getrandom(2): an id needs no more than the kernel's random bytes, and
+// without crypto/rand and what it brings mini starts faster (twice a run).
+func newID() (string, error) {
 	b := make([]byte, 6)
-	if _, err := rand.Read(b); err != nil {
-		panic(err) // crypto/rand does not fail on Linux (getrandom(2))
+	if _, err := unix.Getrandom(b, 0); err != nil {
+		return "", fmt.Errorf("getrandom: %w", err)
 	}
-	return hex.EncodeToString(b)
+	return hex.EncodeToString(b), nil
 }
 
 func stepName(n int) string {

@@ -129,9 +129,11 @@ func Dirs(spec *steps.Spec) ([]string, error) {
 // now the root of what it sees, so /proc/self/cgroup says "/"
 // (cgroup_namespaces(7)), and the host's cgroup paths stay hidden. It is an
 // unshare here and not a clone flag because the namespace's root is fixed
-// when it is made, from the cgroups of the process that makes it: at clone
-// time that is mini. unshare(2) changes the calling thread only; the engine
-// execs the command from this same thread.
+// when it is made, from the cgroups of the process that makes it: on v1, at
+// clone time, that is mini's. (On v2 a clone flag would do, since clone3
+// roots a namespace it makes at the cgroup of CLONE_INTO_CGROUP; one way for
+// both.) unshare(2) changes the calling thread only; the engine execs the
+// command from this same thread.
 func (Step) Init(ctx *steps.Context) error {
 	if err := joinSelf(ctx); err != nil {
 		return err
