@@ -2,17 +2,21 @@ package main
 
 import (
 	"bufio"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io/fs"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/rogpeppe/go-internal/testscript"
+	"golang.org/x/sys/unix"
 )
 
 // noSkipVar, when set to 1, turns every "require" that is not met into a
@@ -74,12 +78,51 @@ func TestScripts(t *testing.T) {
 						mu.Unlock()
 					}
 				}
+				// Nor a cgroup: each one mini made has a record under
+				// $MINI_ROOT/cgroups until it is gone. A left one is a
+				// failure, and is removed here, so a failed scenario does
+				// not leave it on the host.
+				for _, dir := range leftCgroups(filepath.Join(work, "state")) {
+					mu.Lock()
+					leaks = append(leaks, "left a cgroup on the host: "+dir)
+					mu.Unlock()
+				}
 			})
 			return nil
 		},
 		Condition: condition,
 		Cmds:      commands,
 	})
+}
+
+// leftCgroups lists the cgroup directories whose records are still under
+// root/cgroups, and removes them: it kills what is in them, then rmdirs.
+func leftCgroups(root string) []string {
+	paths, _ := filepath.Glob(filepath.Join(root, "cgroups", "*.json"))
+	var left []string
+	for _, p := range paths {
+		data, err := os.ReadFile(p)
+		var r struct{ Dirs []string }
+		if err != nil || json.Unmarshal(data, &r) != nil {
+			continue
+		}
+		for _, dir := range r.Dirs {
+			if _, err := os.Stat(dir); err != nil {
+				continue
+			}
+			left = append(left, dir)
+			for try := 0; try < 100 && unix.Rmdir(dir) == unix.EBUSY; try++ {
+				procs, _ := os.ReadFile(filepath.Join(dir, "cgroup.procs"))
+				for _, f := range strings.Fields(string(procs)) {
+					if pid, err := strconv.Atoi(f); err == nil {
+						unix.Kill(pid, unix.SIGKILL)
+					}
+				}
+				time.Sleep(10 * time.Millisecond)
+			}
+		}
+	}
+	return left
 }
 
 // mountPoints lists the host's mount points (field 5 of mountinfo).

@@ -13,10 +13,9 @@ import (
 // loUp brings up the loopback link. A new network namespace has lo, down
 // and without 127.0.0.1 until it is up (network_namespaces(7)).
 func loUp(ctx *steps.Context) error {
-	lo, err := netlink.LinkByName("lo")
-	if err != nil {
-		return fmt.Errorf("ip link show lo: %w", err)
-	}
+	// A new network namespace has lo as its first link: index 1
+	// (LOOPBACK_IFINDEX, include/net/net_namespace.h), so no lookup.
+	lo := &netlink.Device{LinkAttrs: netlink.LinkAttrs{Name: "lo", Index: 1}}
 	ctx.Tracef("ip link set lo up")
 	if err := netlink.LinkSetUp(lo); err != nil {
 		return fmt.Errorf("ip link set lo up: %w", err)

@@ -7,6 +7,8 @@ import (
 	"os"
 	"path/filepath"
 
+	"golang.org/x/sys/unix"
+
 	"mini/steps"
 )
 
@@ -82,11 +84,15 @@ func release(ctx *steps.Context, path string, r *record) error {
 	var errs []error
 	dirs := r.Dirs
 	for i := len(dirs) - 1; i >= 0; i-- {
-		if err := empty(ctx, dirs[i]); err != nil {
-			errs = append(errs, err)
-			continue
+		// Usually empty by now (see empty): rmdir at once, and only a
+		// cgroup that still holds processes (EBUSY) has them killed first.
+		err := remove(ctx, dirs[i])
+		if errors.Is(err, unix.EBUSY) {
+			if err = empty(ctx, dirs[i]); err == nil {
+				err = remove(ctx, dirs[i])
+			}
 		}
-		if err := remove(ctx, dirs[i]); err != nil {
+		if err != nil {
 			errs = append(errs, err)
 		}
 	}
