@@ -277,13 +277,20 @@ func statusKB(pid int) (rss, hwm int) {
 }
 
 // scaleRun starts n bridge-mode containers at once. Each prints its address
-// and then holds it, waiting for a gate file in a directory shared with all
-// of them, so that all n run at the same time and must have n distinct
-// addresses; the gate opens once every one has printed (or failed).
+// and then holds it, blocked on a FIFO in a directory shared with all of
+// them, so that all n run at the same time and must have n distinct
+// addresses. The benchmark holds the FIFO open (O_RDWR: it never blocks)
+// until every container has printed (or failed); then it closes it, and
+// every container reads EOF and exits. A container opens the FIFO before it
+// prints, so none can miss that close.
 func scaleRun(bin, img string, env []string, step, n int, tmp string) {
 	gate := filepath.Join(tmp, "gate")
 	check(os.Mkdir(gate, 0o755))
-	wait := "ip -4 -o addr show eth0; while [ ! -e /mnt/go ]; do sleep 0.01; done"
+	fifo := filepath.Join(gate, "go")
+	check(unix.Mkfifo(fifo, 0o644))
+	hold, err := os.OpenFile(fifo, os.O_RDWR, 0)
+	check(err)
+	wait := "exec 3</mnt/go; ip -4 -o addr show eth0; cat <&3 >/dev/null"
 	var wg sync.WaitGroup
 	var mu sync.Mutex
 	failures := 0
@@ -330,7 +337,7 @@ func scaleRun(bin, img string, env []string, step, n int, tmp string) {
 		<-up
 	}
 	allUp := time.Since(start)
-	check(os.WriteFile(filepath.Join(gate, "go"), nil, 0o644))
+	hold.Close()
 	wg.Wait()
 	fmt.Printf("scale: %d containers at once at step %d, bridge mode: all running (each holding its address) after %s, all exited after %s; %d failures, %d distinct addresses\n",
 		n, step, allUp.Round(time.Millisecond), time.Since(start).Round(time.Millisecond), failures, len(addrs))
