@@ -56,7 +56,9 @@ func main() {
 
 	rows := []*row{
 		{name: "unshare --uts --pid --mount --fork", argv: []string{"unshare", "--uts", "--pid", "--mount", "--fork", "/bin/true"}},
-		{name: "unshare, all namespaces", argv: []string{"unshare", "--uts", "--pid", "--mount", "--ipc", "--net", "--cgroup", "--fork", "/bin/true"}},
+		// Every namespace mini's step 8 makes, the user namespace with a
+		// map too: the floor for a container as isolated as mini's.
+		{name: "unshare, all namespaces", argv: []string{"unshare", "--uts", "--pid", "--mount", "--ipc", "--net", "--cgroup", "--user", "--map-root-user", "--fork", "/bin/true"}},
 	}
 	max := maxStep(bin)
 	for n := 0; n <= max; n++ {
@@ -109,15 +111,21 @@ func main() {
 	if crunRow >= 0 && rows[crunRow].err == nil {
 		crun = median(rows[crunRow].times)
 	}
-	floor := median(rows[0].times)
-	fmt.Printf("%-36s %9s %9s %9s %9s %8s\n", "", "median", "p10", "p90", "x unshare", "x crun")
+	// Two floors: unshare with the namespaces of steps 1 to 3, and with all
+	// of them (x all-ns), to compare step 8 with.
+	floor, floorAll := median(rows[0].times), median(rows[1].times)
+	fmt.Printf("%-36s %9s %9s %9s %9s %8s %8s\n", "", "median", "p10", "p90", "x unshare", "x all-ns", "x crun")
 	for _, r := range rows {
 		if r.err != nil {
 			fmt.Printf("%-36s failed: %v\n", r.name, r.err)
 			continue
 		}
-		fmt.Printf("%-36s %9s %9s %9s %9s %8s\n", r.name, ms(median(r.times)), ms(pct(r.times, 10)), ms(pct(r.times, 90)),
-			ratio(median(r.times), floor), ratio(median(r.times), crun))
+		fmt.Printf("%-36s %9s %9s %9s %9s %8s %8s\n", r.name, ms(median(r.times)), ms(pct(r.times, 10)), ms(pct(r.times, 90)),
+			ratio(median(r.times), floor), ratio(median(r.times), floorAll), ratio(median(r.times), crun))
+	}
+	withNet, noNet := rowNamed(rows, fmt.Sprintf("mini --step %d", max)), rowNamed(rows, fmt.Sprintf("mini --step %d --net none", max))
+	if max >= 6 && withNet != nil && noNet != nil && withNet.err == nil && noNet.err == nil {
+		fmt.Printf("bridge mode costs %s more than --net none at step %d (medians)\n", ms(median(withNet.times)-median(noNet.times)), max)
 	}
 	fmt.Println()
 	memory(bin, img, env, max)
@@ -341,6 +349,15 @@ func scaleRun(bin, img string, env []string, step, n int, tmp string) {
 	wg.Wait()
 	fmt.Printf("scale: %d containers at once at step %d, bridge mode: all running (each holding its address) after %s, all exited after %s; %d failures, %d distinct addresses\n",
 		n, step, allUp.Round(time.Millisecond), time.Since(start).Round(time.Millisecond), failures, len(addrs))
+}
+
+func rowNamed(rows []*row, name string) *row {
+	for _, r := range rows {
+		if r.name == name {
+			return r
+		}
+	}
+	return nil
 }
 
 func maxStep(bin string) int {
