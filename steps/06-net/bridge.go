@@ -34,12 +34,12 @@ func CheckBridgeName(name string) error {
 // first, so that a route on the bridge means the bridge was there before the
 // lookup below, which then finds it (mini never deletes it).
 func checkHost(bridge string, subnet netip.Prefix) error {
-	routes, err := netlink.RouteList(nil, netlink.FAMILY_V4)
+	routes, err := rtnl().RouteList(nil, netlink.FAMILY_V4)
 	if err != nil {
 		return fmt.Errorf("ip route show: %w", err)
 	}
 	index := 0
-	link, err := netlink.LinkByName(bridge)
+	link, err := rtnl().LinkByName(bridge)
 	switch {
 	case err == nil:
 		if link.Type() != "bridge" {
@@ -59,7 +59,7 @@ func checkHost(bridge string, subnet netip.Prefix) error {
 		}
 		if dst.Overlaps(subnet) {
 			dev := fmt.Sprint(r.LinkIndex)
-			if l, err := netlink.LinkByIndex(r.LinkIndex); err == nil {
+			if l, err := rtnl().LinkByIndex(r.LinkIndex); err == nil {
 				dev = l.Attrs().Name
 			}
 			return fmt.Errorf("--subnet %s: overlaps the host's route to %s (dev %s): choose another --subnet", subnet, dst, dev)
@@ -71,7 +71,7 @@ func checkHost(bridge string, subnet netip.Prefix) error {
 // checkBridgeAddrs: an existing bridge with an IPv4 address must have the
 // subnet's gateway address, or its containers could not reach it.
 func checkBridgeAddrs(link netlink.Link, subnet netip.Prefix) error {
-	addrs, err := netlink.AddrList(link, netlink.FAMILY_V4)
+	addrs, err := rtnl().AddrList(link, netlink.FAMILY_V4)
 	if err != nil {
 		return fmt.Errorf("ip addr show %s: %w", link.Attrs().Name, err)
 	}
@@ -89,16 +89,16 @@ func checkBridgeAddrs(link netlink.Link, subnet netip.Prefix) error {
 // address and brings it up. The bridge stays after the container exits, as
 // docker0 does: every container of the subnet shares it.
 func ensureBridge(ctx *steps.Context, name string, subnet netip.Prefix) error {
-	link, err := netlink.LinkByName(name)
+	link, err := rtnl().LinkByName(name)
 	if isNotFound(err) {
 		ctx.Tracef("ip link add %s type bridge", name)
 		attrs := netlink.NewLinkAttrs()
 		attrs.Name = name
-		err = netlink.LinkAdd(&netlink.Bridge{LinkAttrs: attrs})
+		err = rtnl().LinkAdd(&netlink.Bridge{LinkAttrs: attrs})
 		if err != nil && !errors.Is(err, unix.EEXIST) { // EEXIST: another mini won the race
 			return fmt.Errorf("ip link add %s type bridge: %w", name, err)
 		}
-		link, err = netlink.LinkByName(name)
+		link, err = rtnl().LinkByName(name)
 	}
 	if err != nil {
 		return fmt.Errorf("ip link show %s: %w", name, err)
@@ -108,13 +108,13 @@ func ensureBridge(ctx *steps.Context, name string, subnet netip.Prefix) error {
 	}
 
 	gw := netip.PrefixFrom(Gateway(subnet), subnet.Bits())
-	addrs, err := netlink.AddrList(link, netlink.FAMILY_V4)
+	addrs, err := rtnl().AddrList(link, netlink.FAMILY_V4)
 	if err != nil {
 		return fmt.Errorf("ip addr show %s: %w", name, err)
 	}
 	if len(addrs) == 0 {
 		ctx.Tracef("ip addr add %s dev %s", gw, name)
-		err := netlink.AddrAdd(link, &netlink.Addr{IPNet: IPNet(gw)})
+		err := rtnl().AddrAdd(link, &netlink.Addr{IPNet: IPNet(gw)})
 		if err != nil && !errors.Is(err, unix.EEXIST) {
 			return fmt.Errorf("ip addr add %s dev %s: %w", gw, name, err)
 		}
@@ -123,7 +123,7 @@ func ensureBridge(ctx *steps.Context, name string, subnet netip.Prefix) error {
 	}
 	if link.Attrs().Flags&net.FlagUp == 0 {
 		ctx.Tracef("ip link set %s up", name)
-		if err := netlink.LinkSetUp(link); err != nil {
+		if err := rtnl().LinkSetUp(link); err != nil {
 			return fmt.Errorf("ip link set %s up: %w", name, err)
 		}
 	}

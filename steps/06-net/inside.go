@@ -17,7 +17,7 @@ func loUp(ctx *steps.Context) error {
 	// (LOOPBACK_IFINDEX, include/net/net_namespace.h), so no lookup.
 	lo := &netlink.Device{LinkAttrs: netlink.LinkAttrs{Name: "lo", Index: 1}}
 	ctx.Tracef("ip link set lo up")
-	if err := netlink.LinkSetUp(lo); err != nil {
+	if err := rtnl().LinkSetUp(lo); err != nil {
 		return fmt.Errorf("ip link set lo up: %w", err)
 	}
 	return nil
@@ -27,17 +27,17 @@ func loUp(ctx *steps.Context) error {
 // everything through the gateway, the bridge's address. The host has
 // brought the link up already (see upPeer).
 func configure(ctx *steps.Context, ifname string, addr netip.Prefix, gateway netip.Addr) error {
-	link, err := netlink.LinkByName(ifname)
+	link, err := rtnl().LinkByName(ifname)
 	if err != nil {
 		return fmt.Errorf("ip link show %s: %w", ifname, err)
 	}
 	ctx.Tracef("ip addr add %s dev %s", addr, ifname)
-	if err := netlink.AddrAdd(link, &netlink.Addr{IPNet: IPNet(addr)}); err != nil {
+	if err := rtnl().AddrAdd(link, &netlink.Addr{IPNet: IPNet(addr)}); err != nil {
 		return fmt.Errorf("ip addr add %s dev %s: %w", addr, ifname, err)
 	}
 	ctx.Tracef("ip route add default via %s dev %s", gateway, ifname)
 	route := &netlink.Route{LinkIndex: link.Attrs().Index, Gw: net.IP(gateway.AsSlice())}
-	if err := netlink.RouteAdd(route); err != nil {
+	if err := rtnl().RouteAdd(route); err != nil {
 		return fmt.Errorf("ip route add default via %s dev %s: %w", gateway, ifname, err)
 	}
 	return nil

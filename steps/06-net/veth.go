@@ -30,7 +30,7 @@ func VethName(id string) string {
 // host: if mini dies, the container's namespace goes, and with it the peer,
 // which takes the host end along (veth(4)).
 func addVeth(ctx *steps.Context, host, peer, bridge string, pid int) error {
-	br, err := netlink.LinkByName(bridge)
+	br, err := rtnl().LinkByName(bridge)
 	if err != nil {
 		return fmt.Errorf("ip link show %s: %w", bridge, err)
 	}
@@ -40,7 +40,7 @@ func addVeth(ctx *steps.Context, host, peer, bridge string, pid int) error {
 	attrs.Flags = net.FlagUp
 	attrs.MasterIndex = br.Attrs().Index
 	veth := &netlink.Veth{LinkAttrs: attrs, PeerName: peer, PeerNamespace: netlink.NsPid(pid)}
-	if err := netlink.LinkAdd(veth); err != nil {
+	if err := rtnl().LinkAdd(veth); err != nil {
 		return fmt.Errorf("ip link add %s type veth peer name %s netns %d: %w", host, peer, pid, err)
 	}
 	return nil
@@ -100,7 +100,7 @@ func AwaitUp(ctx *steps.Context, names ...string) error {
 
 	waiting := map[int]string{}
 	for _, name := range names {
-		link, err := netlink.LinkByName(name)
+		link, err := rtnl().LinkByName(name)
 		if err != nil {
 			return fmt.Errorf("ip link show %s: %w", name, err)
 		}
@@ -123,7 +123,7 @@ func AwaitUp(ctx *steps.Context, names ...string) error {
 			// Too many events at once (many containers starting): some
 			// were dropped, ours perhaps. Look again.
 			for index := range waiting {
-				if l, err := netlink.LinkByIndex(index); err == nil && l.Attrs().OperState == netlink.OperUp {
+				if l, err := rtnl().LinkByIndex(index); err == nil && l.Attrs().OperState == netlink.OperUp {
 					delete(waiting, index)
 				}
 			}
@@ -161,7 +161,7 @@ func AwaitUp(ctx *steps.Context, names ...string) error {
 // again at once. Deleting the link ourselves would cost a synchronize_net()
 // in the kernel: tens of milliseconds, ten times the rest of this step.
 func downVeth(ctx *steps.Context, name string) error {
-	link, err := netlink.LinkByName(name)
+	link, err := rtnl().LinkByName(name)
 	if isNotFound(err) {
 		return nil
 	}
@@ -169,7 +169,7 @@ func downVeth(ctx *steps.Context, name string) error {
 		return fmt.Errorf("ip link show %s: %w", name, err)
 	}
 	ctx.Tracef("ip link set %s down (the kernel deletes the pair with the container's namespace)", name)
-	if err := netlink.LinkSetDown(link); err != nil && !isNotFound(err) {
+	if err := rtnl().LinkSetDown(link); err != nil && !isNotFound(err) {
 		return fmt.Errorf("ip link set %s down: %w", name, err)
 	}
 	return nil
@@ -178,7 +178,7 @@ func downVeth(ctx *steps.Context, name string) error {
 // delVeth deletes a host veth if it is still there; deleting one end of a
 // pair deletes both.
 func delVeth(ctx *steps.Context, name string) error {
-	link, err := netlink.LinkByName(name)
+	link, err := rtnl().LinkByName(name)
 	if isNotFound(err) {
 		return nil
 	}
@@ -186,7 +186,7 @@ func delVeth(ctx *steps.Context, name string) error {
 		return fmt.Errorf("ip link show %s: %w", name, err)
 	}
 	ctx.Tracef("ip link del %s", name)
-	if err := netlink.LinkDel(link); err != nil && !isNotFound(err) {
+	if err := rtnl().LinkDel(link); err != nil && !isNotFound(err) {
 		return fmt.Errorf("ip link del %s: %w", name, err)
 	}
 	return nil
