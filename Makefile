@@ -42,7 +42,7 @@ lab-check: rootfs ## check your lab step against its scenarios: sudo make lab-ch
 demo: build rootfs ## run the same command at every step and show what changed
 	sh scripts/demo.sh
 
-bench: build rootfs ## time mini at every step against unshare (needs root)
+bench: build rootfs ## time mini at every step against unshare, runc and crun (needs root)
 	sh scripts/bench.sh
 
 vm-test: ## run every test as root inside the Vagrant box (up first if needed), summary per step

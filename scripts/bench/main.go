@@ -77,6 +77,9 @@ func main() {
 	}
 	crunRow := -1
 	for _, rt := range []string{"runc", "crun"} {
+		if _, err := exec.LookPath(rt); err != nil {
+			fmt.Fprintf(os.Stderr, "bench: no %s here, so no %s row: apt-get install %s to compare with it\n", rt, rt, rt)
+		}
 		if path, err := exec.LookPath(rt); err == nil {
 			bundle, err := ociBundle(tmp, rt, path, img)
 			if err != nil {
