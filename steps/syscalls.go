@@ -2,6 +2,7 @@ package steps
 
 import (
 	"fmt"
+	"os"
 	"strings"
 
 	"golang.org/x/sys/unix"
@@ -18,6 +19,19 @@ func Mount(ctx *Context, source, target, fstype string, flags uintptr, data stri
 			what = source
 		}
 		return fmt.Errorf("mount %s on %s (%s): %w", what, target, MountFlagNames(flags), err)
+	}
+	return nil
+}
+
+// Mkdir makes a mount point, and its parents, if there is none: an image
+// need not have /proc, /sys or /dev/mqueue.
+func Mkdir(ctx *Context, path string, mode os.FileMode) error {
+	if fi, err := os.Stat(path); err == nil && fi.IsDir() {
+		return nil
+	}
+	ctx.Tracef("mkdir(%q, %#o)", path, mode)
+	if err := os.MkdirAll(path, mode); err != nil {
+		return fmt.Errorf("mkdir %s: %w", path, err)
 	}
 	return nil
 }

@@ -89,7 +89,7 @@ func bindRoot(ctx *steps.Context, root string) error {
 // PID namespace of whoever mounts it: this one is the container's
 // (proc(5), pid_namespaces(7)).
 func mountProc(ctx *steps.Context, root string) error {
-	// TODO 4: make root/proc if the image lacks it (ref.Mkdir, mini's, mode
+	// TODO 4: make root/proc if the image lacks it (steps.Mkdir, mini's, mode
 	// 0o555), then mount a "proc" filesystem there (source "proc", fstype
 	// "proc") with MS_NOSUID|MS_NODEV|MS_NOEXEC.
 	return errors.New("TODO 4 in lab/03-mount/mount.go: mount a procfs on " + root + "/proc")

@@ -58,7 +58,7 @@ func ownShm(ctx *steps.Context) error {
 // the new namespace, it shows that namespace's POSIX message queues
 // (mq_overview(7)).
 func mountMqueue(ctx *steps.Context) error {
-	// TODO 3: make /dev/mqueue (ref.Mkdir, mini's, mode 0o755), then mount
+	// TODO 3: make /dev/mqueue (steps.Mkdir, mini's, mode 0o755), then mount
 	// "mqueue" there (source and fstype "mqueue") with
 	// MS_NOSUID|MS_NODEV|MS_NOEXEC.
 	return errors.New("TODO 3 in lab/04-ipc/ipc.go: mount mqueue on /dev/mqueue")

@@ -16,7 +16,6 @@ package network
 
 import (
 	"errors"
-	"fmt"
 	"net/netip"
 
 	"mini/steps"
@@ -96,13 +95,9 @@ func (Step) Init(ctx *steps.Context) error {
 	if s.Net != ref.Bridge {
 		return nil
 	}
-	addr, err := netip.ParsePrefix(s.IP)
+	addr, gw, err := ref.Leased(s) // given: the address and gateway from the spec
 	if err != nil {
-		return fmt.Errorf("address %q from the host: %w", s.IP, err)
-	}
-	gw, err := netip.ParseAddr(s.Gateway)
-	if err != nil {
-		return fmt.Errorf("gateway %q from the host: %w", s.Gateway, err)
+		return err
 	}
 	return configure(ctx, s.IfName, addr, gw)
 }

@@ -33,7 +33,7 @@ var links = [][2]string{
 // Exported for the lab (lab/03-mount), whose Init calls it.
 func MakeDev(ctx *steps.Context, root string) error {
 	dev := filepath.Join(root, "dev")
-	if err := Mkdir(ctx, dev, 0o755); err != nil {
+	if err := steps.Mkdir(ctx, dev, 0o755); err != nil {
 		return err
 	}
 	if err := steps.Mount(ctx, "tmpfs", dev, "tmpfs", unix.MS_NOSUID|unix.MS_STRICTATIME, "mode=755,size=65536k"); err != nil {
@@ -53,7 +53,7 @@ func MakeDev(ctx *steps.Context, root string) error {
 	// A devpts instance of its own: ptys made in the container are not
 	// listed on the host (devpts(5), "newinstance").
 	pts := filepath.Join(dev, "pts")
-	if err := Mkdir(ctx, pts, 0o755); err != nil {
+	if err := steps.Mkdir(ctx, pts, 0o755); err != nil {
 		return err
 	}
 	if err := steps.Mount(ctx, "devpts", pts, "devpts", unix.MS_NOSUID|unix.MS_NOEXEC, "newinstance,ptmxmode=0666,mode=0620"); err != nil {
@@ -63,7 +63,7 @@ func MakeDev(ctx *steps.Context, root string) error {
 	// and POSIX shared memory lives in /dev/shm, so it shares that too, as
 	// docker run --ipc=host does. Step 4 mounts a tmpfs of its own over it.
 	shm := filepath.Join(dev, "shm")
-	if err := Mkdir(ctx, shm, 0o1777); err != nil {
+	if err := steps.Mkdir(ctx, shm, 0o1777); err != nil {
 		return err
 	}
 	return steps.Mount(ctx, "/dev/shm", shm, "", unix.MS_BIND|unix.MS_REC, "")

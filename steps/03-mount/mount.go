@@ -6,7 +6,6 @@ package mount
 import (
 	"errors"
 	"fmt"
-	"os"
 	"path/filepath"
 
 	"golang.org/x/sys/unix"
@@ -78,7 +77,7 @@ func (Step) Init(ctx *steps.Context) error {
 // ps lists only the container.
 func mountProc(ctx *steps.Context, root string) error {
 	target := filepath.Join(root, "proc")
-	if err := Mkdir(ctx, target, 0o555); err != nil {
+	if err := steps.Mkdir(ctx, target, 0o555); err != nil {
 		return err
 	}
 	return steps.Mount(ctx, "proc", target, "proc", unix.MS_NOSUID|unix.MS_NODEV|unix.MS_NOEXEC, "")
@@ -90,7 +89,7 @@ func mountProc(ctx *steps.Context, root string) error {
 // Exported for the lab (lab/03-mount), whose Init calls it.
 func MountSys(ctx *steps.Context, root string) error {
 	target := filepath.Join(root, "sys")
-	if err := Mkdir(ctx, target, 0o555); err != nil {
+	if err := steps.Mkdir(ctx, target, 0o555); err != nil {
 		return err
 	}
 	flags := uintptr(unix.MS_RDONLY | unix.MS_NOSUID | unix.MS_NODEV | unix.MS_NOEXEC)
@@ -128,17 +127,4 @@ func pivot(ctx *steps.Context, root string) error {
 	}
 	ctx.Tracef("chdir(\"/\")")
 	return unix.Chdir("/")
-}
-
-// Mkdir makes a mount point if the image lacks it. Exported for the lab
-// (lab/03-mount).
-func Mkdir(ctx *steps.Context, path string, mode os.FileMode) error {
-	if fi, err := os.Stat(path); err == nil && fi.IsDir() {
-		return nil
-	}
-	ctx.Tracef("mkdir(%q, %#o)", path, mode)
-	if err := os.MkdirAll(path, mode); err != nil {
-		return fmt.Errorf("mkdir %s: %w", path, err)
-	}
-	return nil
 }

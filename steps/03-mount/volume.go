@@ -49,13 +49,13 @@ func ParseVolume(s string) (steps.Volume, error) {
 func BindVolume(ctx *steps.Context, root string, v steps.Volume) error {
 	target := filepath.Join(root, v.Target)
 	if fi, err := os.Stat(v.Source); err == nil && !fi.IsDir() {
-		if err := Mkdir(ctx, filepath.Dir(target), 0o755); err != nil {
+		if err := steps.Mkdir(ctx, filepath.Dir(target), 0o755); err != nil {
 			return err
 		}
 		if f, err := os.OpenFile(target, os.O_CREATE, 0o644); err == nil {
 			f.Close()
 		}
-	} else if err := Mkdir(ctx, target, 0o755); err != nil {
+	} else if err := steps.Mkdir(ctx, target, 0o755); err != nil {
 		return err
 	}
 	if err := steps.Mount(ctx, v.Source, target, "", unix.MS_BIND|unix.MS_REC, ""); err != nil {

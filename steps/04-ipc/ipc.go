@@ -8,7 +8,6 @@ package ipc
 import (
 	"errors"
 	"fmt"
-	"os"
 
 	"golang.org/x/sys/unix"
 
@@ -38,7 +37,7 @@ func (Step) Init(ctx *steps.Context) error {
 	if err := ownShm(ctx); err != nil {
 		return err
 	}
-	if err := Mkdir(ctx, "/dev/mqueue", 0o755); err != nil {
+	if err := steps.Mkdir(ctx, "/dev/mqueue", 0o755); err != nil {
 		return err
 	}
 	return steps.Mount(ctx, "mqueue", "/dev/mqueue", "mqueue", unix.MS_NOSUID|unix.MS_NODEV|unix.MS_NOEXEC, "")
@@ -54,22 +53,9 @@ func ownShm(ctx *steps.Context) error {
 		return fmt.Errorf("umount2 /dev/shm: %w", err)
 	}
 	// The mount point's own mode does not matter: the tmpfs root gets mode=.
-	if err := Mkdir(ctx, "/dev/shm", 0o755); err != nil {
+	if err := steps.Mkdir(ctx, "/dev/shm", 0o755); err != nil {
 		return err
 	}
 	// docker's /dev/shm: 64MiB, writable by all with the sticky bit.
 	return steps.Mount(ctx, "shm", "/dev/shm", "tmpfs", unix.MS_NOSUID|unix.MS_NODEV|unix.MS_NOEXEC, "mode=1777,size=65536k")
-}
-
-// Mkdir makes a mount point if there is none. Exported for the lab
-// (lab/04-ipc).
-func Mkdir(ctx *steps.Context, path string, mode os.FileMode) error {
-	if fi, err := os.Stat(path); err == nil && fi.IsDir() {
-		return nil
-	}
-	ctx.Tracef("mkdir(%q, %#o)", path, mode)
-	if err := os.Mkdir(path, mode); err != nil {
-		return fmt.Errorf("mkdir %s: %w", path, err)
-	}
-	return nil
 }

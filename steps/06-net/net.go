@@ -156,15 +156,25 @@ func (Step) Init(ctx *steps.Context) error {
 	if s.Net != Bridge {
 		return nil
 	}
+	addr, gw, err := Leased(s)
+	if err != nil {
+		return err
+	}
+	return configure(ctx, s.IfName, addr, gw)
+}
+
+// Leased is the address and gateway the host leased for the container, as
+// the spec brings them to the child. Exported for the lab (lab/06-net).
+func Leased(s *steps.Spec) (netip.Prefix, netip.Addr, error) {
 	addr, err := netip.ParsePrefix(s.IP)
 	if err != nil {
-		return fmt.Errorf("address %q from the host: %w", s.IP, err)
+		return addr, netip.Addr{}, fmt.Errorf("address %q from the host: %w", s.IP, err)
 	}
 	gw, err := netip.ParseAddr(s.Gateway)
 	if err != nil {
-		return fmt.Errorf("gateway %q from the host: %w", s.Gateway, err)
+		return addr, gw, fmt.Errorf("gateway %q from the host: %w", s.Gateway, err)
 	}
-	return configure(ctx, s.IfName, addr, gw)
+	return addr, gw, nil
 }
 
 // Cleanup cuts the host veth off the bridge, if the kernel has not deleted
