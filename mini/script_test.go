@@ -49,8 +49,17 @@ func TestScripts(t *testing.T) {
 			t.Errorf("the host's mount table had %d entries before the scenarios and %d after", before, after)
 		}
 	})
+	// testscript removes its own directory only after a run of every
+	// scenario, so a run of some (-run, make lab-check) would leave it in
+	// $TMPDIR: the scenarios get a directory of this test's instead.
+	root, err := os.MkdirTemp("", "mini-scenarios-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(root) })
 	testscript.Run(t, testscript.Params{
-		Dir: "testdata/script",
+		Dir:         "testdata/script",
+		WorkdirRoot: root,
 		Setup: func(env *testscript.Env) error {
 			env.Setenv("IMAGE", image)
 			env.Setenv("MINI_ROOT", filepath.Join(env.WorkDir, "state"))
