@@ -38,6 +38,17 @@ func Init(recipe func(spec *Spec) []Step) int {
 		return code
 	}
 
+	// The container must die with mini. clone set the parent-death signal
+	// (Pdeathsig) on the child's first thread, but the kernel keeps it per
+	// thread and gives threads made later none (prctl(2)), and the Go
+	// runtime may run us on one of those: execve(2) from it would keep its
+	// empty setting, and a SIGKILLed mini would leave the container running.
+	// Set it again on the thread that will exec. Until then the first thread
+	// still has it, and a signal to it kills the whole process.
+	if err := unix.Prctl(unix.PR_SET_PDEATHSIG, uintptr(unix.SIGKILL), 0, 0, 0); err != nil {
+		return fail(125, fmt.Errorf("prctl(PR_SET_PDEATHSIG): %w", err))
+	}
+
 	// The barrier: this read returns once the host has attached everything
 	// and written the spec.
 	specPipe := os.NewFile(specFD, "spec pipe")
