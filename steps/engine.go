@@ -6,9 +6,9 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"os/exec"
 	"os/signal"
 	"runtime"
+	"sync"
 	"syscall"
 
 	"golang.org/x/sys/unix"
@@ -41,8 +41,7 @@ func Run(spec *Spec, steps []Step, argv0 string, out io.Writer) (code int, err e
 
 	ctx := NewContext(spec, "host", out)
 	ctx.Tracef("run %s at step %d: %q", spec.ID, spec.Step, spec.Args)
-	sigs, stopSignals := catchSignals()
-	defer stopSignals()
+	sigs := catchSignals()
 
 	for _, s := range steps {
 		if v, ok := s.(Validator); ok {
@@ -87,7 +86,7 @@ func Run(spec *Spec, steps []Step, argv0 string, out io.Writer) (code int, err e
 		}
 	}
 
-	cmd, specW, errR, err := startChild(ctx, steps, argv0)
+	child, specW, errR, err := startChild(ctx, steps, argv0)
 	// The child has its own copies of the files passed to it, or failed.
 	ctx.child.close()
 	if err != nil {
@@ -98,23 +97,22 @@ func Run(spec *Spec, steps []Step, argv0 string, out io.Writer) (code int, err e
 	// (caught from the start of Run, see catchSignals).
 	go func() {
 		for sig := range sigs {
-			_ = cmd.Process.Signal(sig)
+			_ = child.signal(sig.(unix.Signal))
 		}
 	}()
 
 	// reap kills nothing: it waits for the child and records how it ended.
 	reap := func() {
-		_ = cmd.Wait()
-		if ws, ok := cmd.ProcessState.Sys().(syscall.WaitStatus); ok {
+		if ws, err := child.wait(); err == nil {
 			ctx.Exited, ctx.Status = true, ws
 		}
 	}
 
 	for _, s := range steps {
 		if a, ok := s.(Attacher); ok {
-			if err := a.Attach(ctx.For(s), cmd.Process.Pid); err != nil {
+			if err := a.Attach(ctx.For(s), child.pid); err != nil {
 				specW.Close()
-				_ = cmd.Process.Kill()
+				_ = child.signal(unix.SIGKILL)
 				reap()
 				return 125, fmt.Errorf("step %d (%s): %w", s.Number(), s.Name(), err)
 			}
@@ -148,21 +146,16 @@ func Run(spec *Spec, steps []Step, argv0 string, out io.Writer) (code int, err e
 
 // catchSignals starts catching the signals mini forwards to the container's
 // init, so that a Ctrl-C reaches the container and mini still cleans up.
-// signal.Notify returns only once the Go runtime has started a thread of its
-// own for signal masks, most of a millisecond: it runs in the background,
-// while the steps validate and prepare (docs/performance.md). A signal that
-// comes before the child exists waits in the channel and is forwarded to it.
-func catchSignals() (sigs chan os.Signal, stop func()) {
-	sigs = make(chan os.Signal, 4)
-	caught := make(chan struct{})
-	go func() {
-		signal.Notify(sigs, unix.SIGINT, unix.SIGTERM, unix.SIGHUP, unix.SIGQUIT, unix.SIGUSR1, unix.SIGUSR2)
-		close(caught)
-	}()
-	return sigs, func() {
-		<-caught
-		signal.Stop(sigs)
-	}
+// signal.Notify returns only once the Go runtime's signal thread has
+// updated its mask, a round trip between threads for each signal, most of a
+// millisecond in all: it runs in the background, while the steps validate
+// and prepare (docs/performance.md). A signal that comes before the child
+// exists waits in the channel and is forwarded to it. Nothing stops catching
+// them (signal.Stop costs as many round trips): mini exits when Run returns.
+func catchSignals() chan os.Signal {
+	sigs := make(chan os.Signal, 4)
+	go signal.Notify(sigs, unix.SIGINT, unix.SIGTERM, unix.SIGHUP, unix.SIGQUIT, unix.SIGUSR1, unix.SIGUSR2)
+	return sigs
 }
 
 // makeRoot makes the state directory, if it is not there, mode 0711
@@ -191,13 +184,54 @@ func hasPreparer(steps []Step) bool {
 	return false
 }
 
+// child is the container's init as the host holds it: its pid, and a pidfd
+// (CLONE_PIDFD, pidfd_open(2)) that names this very process, so that a
+// signal forwarded at the last moment cannot reach another process that
+// reused the pid number after the child was reaped.
+type child struct {
+	pid   int
+	mu    sync.Mutex // guards pidfd: signal and wait run in two goroutines
+	pidfd int        // -1 once the child is reaped
+}
+
+// signal forwards sig with pidfd_send_signal(2); after the child is reaped it
+// does nothing.
+func (c *child) signal(sig unix.Signal) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.pidfd < 0 {
+		return nil
+	}
+	return unix.PidfdSendSignal(c.pidfd, sig, nil, 0)
+}
+
+// wait reaps the child with wait4(2) and returns how it ended.
+func (c *child) wait() (ws syscall.WaitStatus, err error) {
+	for {
+		_, err = syscall.Wait4(c.pid, &ws, 0, nil)
+		if err != syscall.EINTR {
+			break
+		}
+	}
+	c.mu.Lock()
+	syscall.Close(c.pidfd)
+	c.pidfd = -1
+	c.mu.Unlock()
+	return ws, err
+}
+
 // startChild re-executes mini as "argv0 init" in new namespaces, blocked on
-// the spec pipe. It returns the write end of the spec pipe and the read end
-// of the error pipe.
-func startChild(ctx *Context, steps []Step, argv0 string) (*exec.Cmd, *os.File, *os.File, error) {
+// the spec pipe. syscall.ForkExec is the two system calls themselves: clone(2)
+// (clone3(2) when the child is born in a cgroup) with the steps' flags, then,
+// in the child, execve(2) of /proc/self/exe. It returns the child, the write
+// end of the spec pipe and the read end of the error pipe.
+func startChild(ctx *Context, steps []Step, argv0 string) (*child, *os.File, *os.File, error) {
+	ch := &child{pidfd: -1}
 	attr := &syscall.SysProcAttr{
 		// The container dies with mini, even if mini is SIGKILLed.
 		Pdeathsig: syscall.SIGKILL,
+		// clone returns a pidfd for the child too (see child).
+		PidFD: &ch.pidfd,
 	}
 	for _, s := range steps {
 		if c, ok := s.(Cloner); ok {
@@ -225,15 +259,11 @@ func startChild(ctx *Context, steps []Step, argv0 string) (*exec.Cmd, *os.File, 
 		specW.Close()
 		return nil, nil, nil, fmt.Errorf("pipe: %w", err)
 	}
-	cmd := &exec.Cmd{
-		Path:        "/proc/self/exe",
-		Args:        []string{argv0, InitArg},
-		Env:         []string{}, // the command's environment travels in the spec
-		Stdin:       os.Stdin,
-		Stdout:      os.Stdout,
-		Stderr:      os.Stderr,
-		ExtraFiles:  append([]*os.File{specR, errW}, ctx.child.extra...), // fd 3, fd 4, then passed files
-		SysProcAttr: attr,
+	// The child's fds: 0, 1 and 2 are mini's own, then fd 3, fd 4 and the
+	// passed files. Every other fd of mini is close-on-exec.
+	files := []uintptr{0, 1, 2, specR.Fd(), errW.Fd()}
+	for _, f := range ctx.child.extra {
+		files = append(files, f.Fd())
 	}
 	call := "clone"
 	if dir := ctx.child.cgroup; dir != nil {
@@ -242,21 +272,29 @@ func startChild(ctx *Context, steps []Step, argv0 string) (*exec.Cmd, *os.File, 
 		call = "clone3"
 	}
 	ctx.Tracef("%s(%s) /proc/self/exe %s", call, cloneNames(attr.Cloneflags, attr.UseCgroupFD), InitArg)
-	err = cmd.Start()
+	ch.pid, err = syscall.ForkExec("/proc/self/exe", []string{argv0, InitArg}, &syscall.ProcAttr{
+		Env:   []string{}, // the command's environment travels in the spec
+		Files: files,
+		Sys:   attr,
+	})
 	// The child has its own copies; the host keeps only its ends.
 	specR.Close()
 	errW.Close()
 	if err != nil {
 		specW.Close()
 		errR.Close()
-		return nil, nil, nil, fmt.Errorf("%s /proc/self/exe: %w%s", call, err, cloneHint(err, attr.UseCgroupFD))
+		// ForkExec's error is clone's or, from the child, execve's.
+		return nil, nil, nil, fmt.Errorf("%s + execve /proc/self/exe: %w%s", call, err, cloneHint(err, attr.UseCgroupFD))
 	}
-	ctx.Tracef("child pid %d waits on fd %d", cmd.Process.Pid, specFD)
-	return cmd, specW, errR, nil
+	ctx.Tracef("child pid %d waits on fd %d", ch.pid, specFD)
+	return ch, specW, errR, nil
 }
 
-// cloneHint says what to do when clone(2) is refused.
+// cloneHint says what to do when clone(2) or execve(2) is refused.
 func cloneHint(err error, intoCgroup bool) string {
+	if errors.Is(err, unix.ENOENT) {
+		return " (mini runs itself again as /proc/self/exe: mount /proc, see docs/troubleshooting.md)"
+	}
 	if intoCgroup && (errors.Is(err, unix.ENOSYS) || errors.Is(err, unix.E2BIG) || errors.Is(err, unix.EINVAL)) {
 		return " (clone3 with CLONE_INTO_CGROUP needs Linux 5.7 or later: upgrade the kernel, or use --step 6)"
 	}

@@ -37,9 +37,9 @@ func (Step) CloneFlags(ctx *steps.Context) uintptr {
 	return 0
 }
 
-// IDMaps returns the uid and gid maps the engine hands to os/exec, which
-// writes them to /proc/CHILD/uid_map and gid_map between clone and exec, and
-// whether the container may call setgroups(2).
+// IDMaps returns the uid and gid maps the engine hands to syscall.ForkExec,
+// which writes them to /proc/CHILD/uid_map and gid_map between clone and
+// exec, and whether the container may call setgroups(2).
 func (Step) IDMaps(ctx *steps.Context) (uidMap, gidMap []syscall.SysProcIDMap, setgroups bool) {
 	// TODO 2: turn ctx.Spec.UIDMap and ctx.Spec.GIDMap (lines CONTAINER HOST
 	// SIZE, decided by Validate) into []syscall.SysProcIDMap. setgroups: an

@@ -90,7 +90,7 @@ func (Step) CloneFlags(ctx *steps.Context) uintptr {
 	return unix.CLONE_NEWUSER
 }
 
-// IDMaps hands the maps to the engine. Go's os/exec writes them between
+// IDMaps hands the maps to the engine. Go's syscall.ForkExec writes them between
 // clone and exec, from the parent, to /proc/CHILD/uid_map and gid_map
 // (the child cannot write its own once it has exec'd: it has no capability
 // in the parent namespace). setgroups(2) must be denied before an
@@ -110,9 +110,13 @@ func (Step) IDMaps(ctx *steps.Context) (uidMap, gidMap []syscall.SysProcIDMap, s
 	return sysMaps(s.UIDMap), sysMaps(s.GIDMap), setgroups
 }
 
-// Attach reads the maps back from the child while it waits: what the kernel
-// accepted, as any tool (lsns, cat) would show it.
+// Attach reads the maps back from the child while it waits, for --trace:
+// what the kernel accepted, as any tool (lsns, cat) would show it. Without
+// --trace nobody reads them: forkExec has already failed if a write did.
 func (Step) Attach(ctx *steps.Context, pid int) error {
+	if !ctx.Spec.Trace {
+		return nil
+	}
 	for _, f := range []string{"uid_map", "gid_map", "setgroups"} {
 		path := fmt.Sprintf("/proc/%d/%s", pid, f)
 		b, err := os.ReadFile(path)
