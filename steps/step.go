@@ -45,6 +45,9 @@ type Preparer interface {
 
 // Attacher runs on the host once the child exists but is still blocked on the
 // sync pipe: move a veth into its network namespace, put its pid in a cgroup.
+// It is also where host work goes that the child needs only once released
+// (step 8's layers): the child's runtime is starting meanwhile, so the two
+// overlap.
 type Attacher interface {
 	Attach(ctx *Context, pid int) error
 }

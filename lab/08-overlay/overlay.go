@@ -25,13 +25,15 @@ import (
 // Step is your step 8. It embeds mini's own, so the hooks you do not write
 // are mini's (steps/08-overlay/overlay.go): Number, Name and Validate, which
 // checks that an overlay can be built from this image under this --root.
-// You write Prepare, MountRootfs and Cleanup; yours take the place of
+// You write Attach, MountRootfs and Cleanup; yours take the place of
 // mini's.
 type Step struct{ ref.Step }
 
-// Prepare lays out the container's layers on the host, under
-// <root>/containers/<id>, and writes its -init layer.
-func (Step) Prepare(ctx *steps.Context) error {
+// Attach lays out the container's layers on the host, under
+// <root>/containers/<id>, and writes its -init layer. The child exists
+// (pid), blocked until the host releases it: it mounts the layers only
+// then, so they are made while it starts.
+func (Step) Attach(ctx *steps.Context, pid int) error {
 	// Given: mini's ref.PrepareLayers makes the directories (ref.Layers) and
 	// the -init layer's files.
 	l, err := ref.PrepareLayers(ctx)
@@ -40,7 +42,7 @@ func (Step) Prepare(ctx *steps.Context) error {
 	}
 	// TODO 1: from now on step 3 must pivot into the merged directory, not
 	// into the image: set the spec's Rootfs to l.Merged, and trace it. (The
-	// spec travels to the child after Prepare: the child sees your change.)
+	// spec travels to the child after Attach: the child sees your change.)
 	return errors.New("TODO 1 in lab/08-overlay/overlay.go: pivot into " + l.Merged)
 }
 

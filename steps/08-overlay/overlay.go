@@ -51,10 +51,13 @@ func (Step) Validate(ctx *steps.Context) error {
 	return checkSearchable("image", s.Image, s.RootUID(), s.RootGID())
 }
 
-// Prepare lays out the container's layers on the host and writes its -init
+// Attach lays out the container's layers on the host and writes its -init
 // layer. From now on step 3 pivots into the merged directory, not into the
-// image.
-func (Step) Prepare(ctx *steps.Context) error {
+// image. It needs no pid: it is an Attach and not a Prepare because the
+// child mounts the layers only once released, so they are made while its Go
+// runtime starts, and the host's work and the child's overlap
+// (docs/performance.md).
+func (Step) Attach(ctx *steps.Context, pid int) error {
 	l, err := PrepareLayers(ctx)
 	if err != nil {
 		return err
@@ -65,8 +68,8 @@ func (Step) Prepare(ctx *steps.Context) error {
 }
 
 // PrepareLayers makes the container's layers and its -init layer's files:
-// Prepare but for the switch of Rootfs. Exported for the lab
-// (lab/08-overlay), whose Prepare makes that switch.
+// Attach but for the switch of Rootfs. Exported for the lab
+// (lab/08-overlay), whose Attach makes that switch.
 func PrepareLayers(ctx *steps.Context) (Layers, error) {
 	s := ctx.Spec
 	reclaimLayers(ctx, s.Root)
