@@ -1,7 +1,8 @@
 // Command bench times a container's start-to-exit with mini at every step,
 // beside unshare (the floor) and, when installed, runc and crun on an OCI
-// bundle of the same rootfs. Runs are interleaved (row 1, row 2, ..., row 1,
-// ...) so a machine whose speed drifts affects every row alike. It measures;
+// bundle of the same rootfs. Runs are interleaved (each row once a round,
+// the rounds in random orders) so a machine whose speed drifts affects
+// every row alike, and no row always follows the same one. It measures;
 // it asserts nothing. Run it as root: make bench.
 package main
 
@@ -12,6 +13,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"math/rand/v2"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -29,7 +31,13 @@ type row struct {
 	argv  []string
 	times []time.Duration
 	err   error
+	// times again, split: the runs that came right after a runc or crun
+	// run, and the others (see the rounds in main).
+	afterOCI, afterOther []time.Duration
 }
+
+// oci says whether a row is runc's or crun's.
+func oci(r *row) bool { return r != nil && (r.name == "runc run" || r.name == "crun run") }
 
 func main() {
 	runs := flag.Int("n", 100, "runs of each row")
@@ -94,18 +102,31 @@ func main() {
 		}
 	}
 
-	// Warm up once (page cache, the bridge), then interleave.
+	// Warm up once (page cache, the bridge), then interleave: every round
+	// runs each row once, in an order of its own. A run leaves the kernel
+	// work to do after it exits (a network namespace, and in bridge mode
+	// its veth, are torn down by a kernel worker for a millisecond or more),
+	// which slows whatever runs next: in a fixed order one row would always
+	// pay for the row before it.
 	for _, r := range rows {
 		runOnce(r, env, 0)
 		r.times = nil
 	}
+	var prev *row
 	for i := 1; i <= *runs; i++ {
-		for _, r := range rows {
+		for _, j := range rand.Perm(len(rows)) {
+			r, n := rows[j], len(rows[j].times)
 			runOnce(r, env, i)
+			if len(r.times) > n && oci(prev) {
+				r.afterOCI = append(r.afterOCI, r.times[n])
+			} else if len(r.times) > n {
+				r.afterOther = append(r.afterOther, r.times[n])
+			}
+			prev = r
 		}
 	}
 
-	fmt.Printf("start-to-exit of /bin/true, %d interleaved runs each, %s\n", *runs, hostLine())
+	fmt.Printf("start-to-exit of /bin/true, %d interleaved runs each (each round in a random order), %s\n", *runs, hostLine())
 	fmt.Println("every row runs in the same private mount namespace, with the state of every runtime (mini's --root, runc's and crun's) on a tmpfs, as /run is on a systemd host")
 	if hybrid {
 		fmt.Println("and /sys/fs/cgroup/unified covered by an empty directory: this host also mounts cgroup v2 with controllers beside v1 (hybrid), which crun refuses; so every runtime sees cgroup v1 only")
@@ -125,6 +146,15 @@ func main() {
 		}
 		fmt.Printf("%-36s %9s %9s %9s %9s %8s %8s\n", r.name, ms(median(r.times)), ms(pct(r.times, 10)), ms(pct(r.times, 90)),
 			ratio(median(r.times), floor), ratio(median(r.times), floorAll), ratio(median(r.times), crun))
+	}
+	// runc and crun put the container in its cgroup v1 by writing its pid to
+	// cgroup.procs, and the kernel then waits for an RCU grace period, unless
+	// another writer did so a moment before (rcu_sync): say what that is
+	// worth, as the rows above mix both cases.
+	for _, r := range rows {
+		if oci(r) && r.err == nil && len(r.afterOCI) > 0 {
+			fmt.Printf("%s right after a runc or crun run: median %s (%d runs); after any other row: %s\n", r.name, ms(median(r.afterOCI)), len(r.afterOCI), ms(median(r.afterOther)))
+		}
 	}
 	withNet, noNet := rowNamed(rows, fmt.Sprintf("mini --step %d", max)), rowNamed(rows, fmt.Sprintf("mini --step %d --net none", max))
 	if max >= 6 && withNet != nil && noNet != nil && withNet.err == nil && noNet.err == nil {
