@@ -51,11 +51,11 @@ func (d *v2) enter(ctx *steps.Context) error {
 func (d *v1) enter(ctx *steps.Context) error {
 	for _, dir := range d.dirs() {
 		path := filepath.Join(dir, "tasks")
-		f, err := os.OpenFile(path, os.O_WRONLY|unix.O_CLOEXEC, 0)
+		tasks, err := unix.Open(path, unix.O_WRONLY|unix.O_CLOEXEC, 0)
 		if err != nil {
 			return fmt.Errorf("open %s: %w", path, err)
 		}
-		fd := ctx.PassFile(f)
+		fd := ctx.PassFile(os.NewFile(uintptr(tasks), path))
 		ctx.Tracef("open(%q, O_WRONLY): fd %d in the child, which joins with it", path, fd)
 		ctx.Spec.CgroupTasks = append(ctx.Spec.CgroupTasks, steps.PassedFile{FD: fd, Path: path})
 	}
