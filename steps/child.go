@@ -5,9 +5,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"path/filepath"
 	"runtime"
+	"strconv"
 	"strings"
 
 	"golang.org/x/sys/unix"
@@ -91,9 +93,39 @@ func Init(recipe func(spec *Spec) []Step) int {
 	if err != nil {
 		return fail(execCode(err), err)
 	}
+	// The command gets fds 0, 1 and 2 and no other, as docker's does. mini
+	// may have inherited more from whatever started it (a shell's, a CI
+	// runner's) without close-on-exec, and they would reach the container.
+	ctx.Tracef("close_range(3, ~0, CLOSE_RANGE_CLOEXEC): the command gets fds 0, 1 and 2 only")
+	if err := closeOnExecFrom(3); err != nil {
+		return fail(125, err)
+	}
 	ctx.Tracef("execve(%q, %q)", path, spec.Args)
 	err = unix.Exec(path, spec.Args, spec.Env)
 	return fail(execCode(err), fmt.Errorf("exec %s: %w", spec.Args[0], err))
+}
+
+// closeOnExecFrom marks every fd from first up close-on-exec, with one
+// close_range(2) (Linux 5.11); on an older kernel, fd by fd as /proc/self/fd
+// lists them.
+func closeOnExecFrom(first int) error {
+	err := unix.CloseRange(uint(first), math.MaxUint32, unix.CLOSE_RANGE_CLOEXEC)
+	if !errors.Is(err, unix.ENOSYS) && !errors.Is(err, unix.EINVAL) {
+		if err != nil {
+			return fmt.Errorf("close_range(%d, ~0, CLOSE_RANGE_CLOEXEC): %w", first, err)
+		}
+		return nil
+	}
+	fds, err := os.ReadDir("/proc/self/fd")
+	if err != nil {
+		return fmt.Errorf("list /proc/self/fd: %w", err)
+	}
+	for _, e := range fds {
+		if fd, err := strconv.Atoi(e.Name()); err == nil && fd >= first {
+			unix.CloseOnExec(fd)
+		}
+	}
+	return nil
 }
 
 // Active returns steps 1..n of all, in order. A rootless run (mini run by a
