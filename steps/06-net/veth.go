@@ -3,10 +3,10 @@ package network
 import (
 	"errors"
 	"fmt"
-	"net"
 	"syscall"
 
 	"github.com/vishvananda/netlink"
+	"github.com/vishvananda/netlink/nl"
 	"github.com/vishvananda/netns"
 	"golang.org/x/sys/unix"
 
@@ -29,18 +29,35 @@ func VethName(id string) string {
 // of pid, named eth0. There is never a moment when both ends are on the
 // host: if mini dies, the container's namespace goes, and with it the peer,
 // which takes the host end along (veth(4)).
+//
+// It is one RTM_NEWLINK request, the one "ip link add" sends, spelled out
+// with netlink's nl package: netlink.LinkAdd would send the bridge
+// (IFLA_MASTER) in a second request, after looking the new link up by name,
+// three round trips where the kernel needs one.
 func addVeth(ctx *steps.Context, host, peer, bridge string, pid int) error {
 	br, err := rtnl().LinkByName(bridge)
 	if err != nil {
 		return fmt.Errorf("ip link show %s: %w", bridge, err)
 	}
 	ctx.Tracef("ip link add %s up master %s type veth peer name %s netns %d", host, bridge, peer, pid)
-	attrs := netlink.NewLinkAttrs()
-	attrs.Name = host
-	attrs.Flags = net.FlagUp
-	attrs.MasterIndex = br.Attrs().Index
-	veth := &netlink.Veth{LinkAttrs: attrs, PeerName: peer, PeerNamespace: netlink.NsPid(pid)}
-	if err := rtnl().LinkAdd(veth); err != nil {
+	req := nl.NewNetlinkRequest(unix.RTM_NEWLINK, unix.NLM_F_CREATE|unix.NLM_F_EXCL|unix.NLM_F_ACK)
+	req.Sockets = rtnlRaw()
+	msg := nl.NewIfInfomsg(unix.AF_UNSPEC) // the host end: up
+	msg.Flags, msg.Change = unix.IFF_UP, unix.IFF_UP
+	req.AddData(msg)
+	req.AddData(nl.NewRtAttr(unix.IFLA_IFNAME, nl.ZeroTerminated(host)))
+	req.AddData(nl.NewRtAttr(unix.IFLA_MASTER, nl.Uint32Attr(uint32(br.Attrs().Index))))
+	info := nl.NewRtAttr(unix.IFLA_LINKINFO, nil)
+	info.AddRtAttr(nl.IFLA_INFO_KIND, nl.NonZeroTerminated("veth"))
+	// The peer has an ifinfomsg and attributes of its own. It cannot be
+	// made up here: a veth opens only once its peer is linked to it, after
+	// both are configured (ENOTCONN), so upPeer does that.
+	peerInfo := info.AddRtAttr(nl.IFLA_INFO_DATA, nil).AddRtAttr(nl.VETH_INFO_PEER, nil)
+	nl.NewIfInfomsgChild(peerInfo, unix.AF_UNSPEC)
+	peerInfo.AddRtAttr(unix.IFLA_IFNAME, nl.ZeroTerminated(peer))
+	peerInfo.AddRtAttr(unix.IFLA_NET_NS_PID, nl.Uint32Attr(uint32(pid)))
+	req.AddData(info)
+	if _, err := req.Execute(unix.NETLINK_ROUTE, 0); err != nil {
 		return fmt.Errorf("ip link add %s type veth peer name %s netns %d: %w", host, peer, pid, err)
 	}
 	return nil
@@ -57,17 +74,13 @@ func upPeer(ctx *steps.Context, pid int, peer string) error {
 		return fmt.Errorf("open /proc/%d/ns/net: %w", pid, err)
 	}
 	defer ns.Close()
-	h, err := netlink.NewHandleAt(ns)
+	s, err := nl.GetNetlinkSocketAt(ns, netns.None(), unix.NETLINK_ROUTE)
 	if err != nil {
 		return fmt.Errorf("setns /proc/%d/ns/net: %w", pid, err)
 	}
-	defer h.Close()
-	link, err := h.LinkByName(peer)
-	if err != nil {
-		return fmt.Errorf("nsenter --net=/proc/%d/ns/net ip link show %s: %w", pid, peer, err)
-	}
+	defer s.Close()
 	ctx.Tracef("nsenter --net=/proc/%d/ns/net ip link set %s up", pid, peer)
-	if err := h.LinkSetUp(link); err != nil {
+	if err := setUp(map[int]*nl.SocketHandle{unix.NETLINK_ROUTE: {Socket: s}}, peer, true); err != nil {
 		return fmt.Errorf("nsenter --net=/proc/%d/ns/net ip link set %s up: %w", pid, peer, err)
 	}
 	return nil
@@ -161,15 +174,8 @@ func AwaitUp(ctx *steps.Context, names ...string) error {
 // again at once. Deleting the link ourselves would cost a synchronize_net()
 // in the kernel: tens of milliseconds, ten times the rest of this step.
 func downVeth(ctx *steps.Context, name string) error {
-	link, err := rtnl().LinkByName(name)
-	if isNotFound(err) {
-		return nil
-	}
-	if err != nil {
-		return fmt.Errorf("ip link show %s: %w", name, err)
-	}
 	ctx.Tracef("ip link set %s down (the kernel deletes the pair with the container's namespace)", name)
-	if err := rtnl().LinkSetDown(link); err != nil && !isNotFound(err) {
+	if err := setUp(nil, name, false); err != nil && !isNotFound(err) {
 		return fmt.Errorf("ip link set %s down: %w", name, err)
 	}
 	return nil
