@@ -86,9 +86,10 @@ func checkBridgeAddrs(link netlink.Link, subnet netip.Prefix) error {
 }
 
 // ensureBridge creates the bridge if it is missing, gives it the gateway
-// address and brings it up. The bridge stays after the container exits, as
-// docker0 does: every container of the subnet shares it.
-func ensureBridge(ctx *steps.Context, name string, subnet netip.Prefix) error {
+// address and brings it up, and returns its index. The bridge stays after
+// the container exits, as docker0 does: every container of the subnet
+// shares it.
+func ensureBridge(ctx *steps.Context, name string, subnet netip.Prefix) (index int, err error) {
 	link, err := rtnl().LinkByName(name)
 	if isNotFound(err) {
 		ctx.Tracef("ip link add %s type bridge", name)
@@ -96,38 +97,38 @@ func ensureBridge(ctx *steps.Context, name string, subnet netip.Prefix) error {
 		attrs.Name = name
 		err = rtnl().LinkAdd(&netlink.Bridge{LinkAttrs: attrs})
 		if err != nil && !errors.Is(err, unix.EEXIST) { // EEXIST: another mini won the race
-			return fmt.Errorf("ip link add %s type bridge: %w", name, err)
+			return 0, fmt.Errorf("ip link add %s type bridge: %w", name, err)
 		}
 		link, err = rtnl().LinkByName(name)
 	}
 	if err != nil {
-		return fmt.Errorf("ip link show %s: %w", name, err)
+		return 0, fmt.Errorf("ip link show %s: %w", name, err)
 	}
 	if link.Type() != "bridge" {
-		return fmt.Errorf("%s is a %s, not a bridge", name, kind(link))
+		return 0, fmt.Errorf("%s is a %s, not a bridge", name, kind(link))
 	}
 
 	gw := netip.PrefixFrom(Gateway(subnet), subnet.Bits())
 	addrs, err := rtnl().AddrList(link, netlink.FAMILY_V4)
 	if err != nil {
-		return fmt.Errorf("ip addr show %s: %w", name, err)
+		return 0, fmt.Errorf("ip addr show %s: %w", name, err)
 	}
 	if len(addrs) == 0 {
 		ctx.Tracef("ip addr add %s dev %s", gw, name)
 		err := rtnl().AddrAdd(link, &netlink.Addr{IPNet: IPNet(gw)})
 		if err != nil && !errors.Is(err, unix.EEXIST) {
-			return fmt.Errorf("ip addr add %s dev %s: %w", gw, name, err)
+			return 0, fmt.Errorf("ip addr add %s dev %s: %w", gw, name, err)
 		}
 	} else if err := checkBridgeAddrs(link, subnet); err != nil {
-		return err
+		return 0, err
 	}
 	if link.Attrs().Flags&net.FlagUp == 0 {
 		ctx.Tracef("ip link set %s up", name)
 		if err := rtnl().LinkSetUp(link); err != nil {
-			return fmt.Errorf("ip link set %s up: %w", name, err)
+			return 0, fmt.Errorf("ip link set %s up: %w", name, err)
 		}
 	}
-	return nil
+	return link.Attrs().Index, nil
 }
 
 // kind is what a link is: its kind ("veth", "dummy"), or for a link with no

@@ -98,7 +98,7 @@ func (Step) Prepare(ctx *steps.Context) error {
 		if err := reclaim(ctx, stale); err != nil {
 			return nil, err
 		}
-		if err := ensureBridge(ctx, s.Bridge, subnet); err != nil {
+		if s.BridgeIndex, err = ensureBridge(ctx, s.Bridge, subnet); err != nil {
 			return nil, err
 		}
 		return kept, nil
@@ -134,7 +134,7 @@ func (Step) Attach(ctx *steps.Context, pid int) error {
 		return nil
 	}
 	host := VethName(s.ID)
-	if err := addVeth(ctx, host, s.IfName, s.Bridge, pid); err != nil {
+	if err := addVeth(ctx, host, s.IfName, s.Bridge, s.BridgeIndex, pid); err != nil {
 		return err
 	}
 	if err := upPeer(ctx, pid, s.IfName); err != nil {

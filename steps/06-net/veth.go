@@ -34,11 +34,7 @@ func VethName(id string) string {
 // with netlink's nl package: netlink.LinkAdd would send the bridge
 // (IFLA_MASTER) in a second request, after looking the new link up by name,
 // three round trips where the kernel needs one.
-func addVeth(ctx *steps.Context, host, peer, bridge string, pid int) error {
-	br, err := rtnl().LinkByName(bridge)
-	if err != nil {
-		return fmt.Errorf("ip link show %s: %w", bridge, err)
-	}
+func addVeth(ctx *steps.Context, host, peer, bridge string, bridgeIndex, pid int) error {
 	ctx.Tracef("ip link add %s up master %s type veth peer name %s netns %d", host, bridge, peer, pid)
 	req := nl.NewNetlinkRequest(unix.RTM_NEWLINK, unix.NLM_F_CREATE|unix.NLM_F_EXCL|unix.NLM_F_ACK)
 	req.Sockets = rtnlRaw()
@@ -46,7 +42,7 @@ func addVeth(ctx *steps.Context, host, peer, bridge string, pid int) error {
 	msg.Flags, msg.Change = unix.IFF_UP, unix.IFF_UP
 	req.AddData(msg)
 	req.AddData(nl.NewRtAttr(unix.IFLA_IFNAME, nl.ZeroTerminated(host)))
-	req.AddData(nl.NewRtAttr(unix.IFLA_MASTER, nl.Uint32Attr(uint32(br.Attrs().Index))))
+	req.AddData(nl.NewRtAttr(unix.IFLA_MASTER, nl.Uint32Attr(uint32(bridgeIndex))))
 	info := nl.NewRtAttr(unix.IFLA_LINKINFO, nil)
 	info.AddRtAttr(nl.IFLA_INFO_KIND, nl.NonZeroTerminated("veth"))
 	// The peer has an ifinfomsg and attributes of its own. It cannot be
