@@ -34,6 +34,8 @@ type row struct {
 	// times again, split: the runs that came right after a runc or crun
 	// run, and the others (see the rounds in main).
 	afterOCI, afterOther []time.Duration
+	// byRound is each round's time, to pair two rows round by round.
+	byRound map[int]time.Duration
 }
 
 // oci says whether a row is runc's or crun's.
@@ -158,7 +160,16 @@ func main() {
 	}
 	withNet, noNet := rowNamed(rows, fmt.Sprintf("mini --step %d", max)), rowNamed(rows, fmt.Sprintf("mini --step %d --net none", max))
 	if max >= 6 && withNet != nil && noNet != nil && withNet.err == nil && noNet.err == nil {
-		fmt.Printf("bridge mode costs %s more than --net none at step %d (medians)\n", ms(median(withNet.times)-median(noNet.times)), max)
+		// Paired: a round's two runs are a fraction of a second apart, so a
+		// drift of the machine's speed cancels out of their difference.
+		var diffs []time.Duration
+		for i, d := range withNet.byRound {
+			if n, ok := noNet.byRound[i]; ok {
+				diffs = append(diffs, d-n)
+			}
+		}
+		fmt.Printf("bridge mode costs %s more than --net none at step %d (median of the %d rounds' differences; the medians differ by %s)\n",
+			ms(median(diffs)), max, len(diffs), ms(median(withNet.times)-median(noNet.times)))
 	}
 	fmt.Println()
 	memory(bin, img, env, max)
@@ -187,6 +198,12 @@ func runOnce(r *row, env []string, i int) {
 		return
 	}
 	r.times = append(r.times, d)
+	if i > 0 { // round 0 is the warm-up
+		if r.byRound == nil {
+			r.byRound = map[int]time.Duration{}
+		}
+		r.byRound[i] = d
+	}
 }
 
 // insideEnv names the benchmark's state directory once it runs inside its
