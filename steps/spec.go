@@ -52,8 +52,9 @@ type Spec struct {
 	IP      string `json:"ip"`      // container address in CIDR form, "" without one
 	Gateway string `json:"gateway"` // bridge address, the default route
 	IfName  string `json:"ifname"`  // the container's end of the veth pair: eth0
-	// The bridge's interface index, from Prepare to Attach on the host:
-	// found once, under the lease lock, where the bridge is made if need be.
+	// The bridge's interface index, on the host only: found by Validate if
+	// the bridge is ready, else by Prepare, which makes it under the lease
+	// lock; Attach attaches the veth to it.
 	BridgeIndex int `json:"-"`
 
 	// Step 7: cgroups, as given on the command line; step 7 parses them.

@@ -32,25 +32,31 @@ func CheckBridgeName(name string) error {
 // other link may route the subnet already. It runs outside the lease lock,
 // while another mini may be creating the bridge: the routes are listed
 // first, so that a route on the bridge means the bridge was there before the
-// lookup below, which then finds it (mini never deletes it).
-func checkHost(bridge string, subnet netip.Prefix) error {
+// lookup below, which then finds it (mini never deletes it). It returns the
+// bridge's index when the bridge is ready, up with the gateway address, as
+// every run but the first finds it: Prepare need not look again.
+func checkHost(bridge string, subnet netip.Prefix) (ready int, err error) {
 	routes, err := rtnl().RouteList(nil, netlink.FAMILY_V4)
 	if err != nil {
-		return fmt.Errorf("ip route show: %w", err)
+		return 0, fmt.Errorf("ip route show: %w", err)
 	}
 	index := 0
 	link, err := rtnl().LinkByName(bridge)
 	switch {
 	case err == nil:
 		if link.Type() != "bridge" {
-			return fmt.Errorf("--bridge %s: the host has a link named %s that is a %s, not a bridge: choose another --bridge", bridge, bridge, kind(link))
+			return 0, fmt.Errorf("--bridge %s: the host has a link named %s that is a %s, not a bridge: choose another --bridge", bridge, bridge, kind(link))
 		}
 		index = link.Attrs().Index
-		if err := checkBridgeAddrs(link, subnet); err != nil {
-			return err
+		hasGateway, err := checkBridgeAddrs(link, subnet)
+		if err != nil {
+			return 0, err
+		}
+		if hasGateway && link.Attrs().Flags&net.FlagUp != 0 {
+			ready = index
 		}
 	case !isNotFound(err):
-		return fmt.Errorf("ip link show %s: %w", bridge, err)
+		return 0, fmt.Errorf("ip link show %s: %w", bridge, err)
 	}
 	for _, r := range routes {
 		dst, ok := netipPrefix(r.Dst)
@@ -62,27 +68,28 @@ func checkHost(bridge string, subnet netip.Prefix) error {
 			if l, err := rtnl().LinkByIndex(r.LinkIndex); err == nil {
 				dev = l.Attrs().Name
 			}
-			return fmt.Errorf("--subnet %s: overlaps the host's route to %s (dev %s): choose another --subnet", subnet, dst, dev)
+			return 0, fmt.Errorf("--subnet %s: overlaps the host's route to %s (dev %s): choose another --subnet", subnet, dst, dev)
 		}
 	}
-	return nil
+	return ready, nil
 }
 
 // checkBridgeAddrs: an existing bridge with an IPv4 address must have the
-// subnet's gateway address, or its containers could not reach it.
-func checkBridgeAddrs(link netlink.Link, subnet netip.Prefix) error {
+// subnet's gateway address, or its containers could not reach it. It says
+// whether the bridge has it already.
+func checkBridgeAddrs(link netlink.Link, subnet netip.Prefix) (hasGateway bool, err error) {
 	addrs, err := rtnl().AddrList(link, netlink.FAMILY_V4)
 	if err != nil {
-		return fmt.Errorf("ip addr show %s: %w", link.Attrs().Name, err)
+		return false, fmt.Errorf("ip addr show %s: %w", link.Attrs().Name, err)
 	}
 	want := netip.PrefixFrom(Gateway(subnet), subnet.Bits())
 	for _, a := range addrs {
 		if p, ok := netipPrefix(a.IPNet); ok && p != want {
-			return fmt.Errorf("--bridge %s: the bridge has address %s, so --subnet %s does not fit: use --subnet %s or another --bridge",
+			return false, fmt.Errorf("--bridge %s: the bridge has address %s, so --subnet %s does not fit: use --subnet %s or another --bridge",
 				link.Attrs().Name, p, subnet, p.Masked())
 		}
 	}
-	return nil
+	return len(addrs) > 0, nil
 }
 
 // ensureBridge creates the bridge if it is missing, gives it the gateway
@@ -108,19 +115,17 @@ func ensureBridge(ctx *steps.Context, name string, subnet netip.Prefix) (index i
 		return 0, fmt.Errorf("%s is a %s, not a bridge", name, kind(link))
 	}
 
-	gw := netip.PrefixFrom(Gateway(subnet), subnet.Bits())
-	addrs, err := rtnl().AddrList(link, netlink.FAMILY_V4)
+	hasGateway, err := checkBridgeAddrs(link, subnet)
 	if err != nil {
-		return 0, fmt.Errorf("ip addr show %s: %w", name, err)
+		return 0, err
 	}
-	if len(addrs) == 0 {
+	if !hasGateway {
+		gw := netip.PrefixFrom(Gateway(subnet), subnet.Bits())
 		ctx.Tracef("ip addr add %s dev %s", gw, name)
 		err := rtnl().AddrAdd(link, &netlink.Addr{IPNet: IPNet(gw)})
 		if err != nil && !errors.Is(err, unix.EEXIST) {
 			return 0, fmt.Errorf("ip addr add %s dev %s: %w", gw, name, err)
 		}
-	} else if err := checkBridgeAddrs(link, subnet); err != nil {
-		return 0, err
 	}
 	if link.Attrs().Flags&net.FlagUp == 0 {
 		ctx.Tracef("ip link set %s up", name)

@@ -58,7 +58,8 @@ func (Step) Validate(ctx *steps.Context) error {
 	if s.Rootless {
 		return errors.New("step 6 (net) needs root to create the bridge and the veth pair: run with sudo, or use --net none, --net host or --step 5")
 	}
-	return checkHost(s.Bridge, subnet)
+	s.BridgeIndex, err = checkHost(s.Bridge, subnet)
+	return err
 }
 
 // CloneFlags: a new network namespace, except for --net host.
@@ -72,7 +73,9 @@ func (Step) CloneFlags(ctx *steps.Context) uintptr {
 }
 
 // Prepare leases an address and makes sure the bridge is there, both under
-// the lease lock: many mini processes may start at once.
+// the lease lock: many mini processes may start at once. (A bridge that
+// Validate found ready, up with the gateway address, is there still: mini
+// never takes one down.)
 func (Step) Prepare(ctx *steps.Context) error {
 	s := ctx.Spec
 	if s.Net != Bridge {
@@ -98,8 +101,10 @@ func (Step) Prepare(ctx *steps.Context) error {
 		if err := reclaim(ctx, stale); err != nil {
 			return nil, err
 		}
-		if s.BridgeIndex, err = ensureBridge(ctx, s.Bridge, subnet); err != nil {
-			return nil, err
+		if s.BridgeIndex == 0 { // not ready when Validate looked
+			if s.BridgeIndex, err = ensureBridge(ctx, s.Bridge, subnet); err != nil {
+				return nil, err
+			}
 		}
 		return kept, nil
 	})
