@@ -117,9 +117,10 @@ func AwaitUp(ctx *steps.Context, names ...string) error {
 			waiting[link.Attrs().Index] = name
 		}
 	}
-	if len(waiting) > 0 {
-		ctx.Tracef("ip monitor link: wait until %v are up", waiting)
+	if len(waiting) == 0 {
+		return nil
 	}
+	ctx.Tracef("ip monitor link: wait until %v are up", waiting)
 	buf := make([]byte, 1<<16)
 	for len(waiting) > 0 {
 		n, _, err := unix.Recvfrom(fd, buf, 0)
