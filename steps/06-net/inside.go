@@ -6,6 +6,7 @@ import (
 	"net/netip"
 
 	"github.com/vishvananda/netlink"
+	"golang.org/x/sys/unix"
 
 	"mini/steps"
 )
@@ -27,10 +28,11 @@ func loUp(ctx *steps.Context) error {
 // everything through the gateway, the bridge's address. The host has
 // brought the link up already (see upPeer).
 func configure(ctx *steps.Context, ifname string, addr netip.Prefix, gateway netip.Addr) error {
-	link, err := rtnl().LinkByName(ifname)
+	index, err := ifIndex(ifname)
 	if err != nil {
-		return fmt.Errorf("ip link show %s: %w", ifname, err)
+		return err
 	}
+	link := &netlink.Device{LinkAttrs: netlink.LinkAttrs{Name: ifname, Index: index}}
 	ctx.Tracef("ip addr add %s dev %s", addr, ifname)
 	if err := rtnl().AddrAdd(link, &netlink.Addr{IPNet: IPNet(addr)}); err != nil {
 		return fmt.Errorf("ip addr add %s dev %s: %w", addr, ifname, err)
@@ -41,4 +43,23 @@ func configure(ctx *steps.Context, ifname string, addr netip.Prefix, gateway net
 		return fmt.Errorf("ip route add default via %s dev %s: %w", gateway, ifname, err)
 	}
 	return nil
+}
+
+// ifIndex is if_nametoindex(3): the index of the link named name, from the
+// SIOCGIFINDEX ioctl(2) on any socket of this network namespace. A netlink
+// look-up by name would answer with every attribute and counter of the link.
+func ifIndex(name string) (int, error) {
+	fd, err := unix.Socket(unix.AF_INET, unix.SOCK_DGRAM|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		return 0, fmt.Errorf("socket(AF_INET): %w", err)
+	}
+	defer unix.Close(fd)
+	ifr, err := unix.NewIfreq(name)
+	if err != nil {
+		return 0, fmt.Errorf("interface %q: %w", name, err)
+	}
+	if err := unix.IoctlIfreq(fd, unix.SIOCGIFINDEX, ifr); err != nil {
+		return 0, fmt.Errorf("ioctl(SIOCGIFINDEX, %s): %w", name, err)
+	}
+	return int(ifr.Uint32()), nil
 }
