@@ -7,6 +7,7 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"sync"
 )
 
 // Owner is a mini process as a later one can recognise it. A pid alone is
@@ -20,14 +21,17 @@ type Owner struct {
 	Start uint64 `json:"start"` // field 22 of /proc/PID/stat: clock ticks after boot
 }
 
-// Self is this process as an Owner.
-func Self() (Owner, error) {
+// Self is this process as an Owner. Its start time does not change, so
+// /proc/self/stat is read once however many steps ask.
+func Self() (Owner, error) { return self() }
+
+var self = sync.OnceValues(func() (Owner, error) {
 	start, err := ProcessStart(os.Getpid())
 	if err != nil {
 		return Owner{}, fmt.Errorf("read this process's start time: %w", err)
 	}
 	return Owner{PID: os.Getpid(), Start: start}, nil
-}
+})
 
 // Alive says whether the owner still runs: its pid exists and started at the
 // same time (a reused pid has another start time). When it cannot tell, it
