@@ -159,6 +159,19 @@ func main() {
 		}
 	}
 	withNet, noNet := rowNamed(rows, fmt.Sprintf("mini --step %d", max)), rowNamed(rows, fmt.Sprintf("mini --step %d --net none", max))
+	// The comparison people ask for first, in one line: mini as isolated as
+	// it gets without the bridge, against each runtime's median.
+	if noNet != nil && noNet.err == nil {
+		var vs []string
+		for _, rt := range []string{"crun run", "runc run"} {
+			if r := rowNamed(rows, rt); r != nil && r.err == nil {
+				vs = append(vs, fmt.Sprintf("%s times %s's", ratio(median(noNet.times), median(r.times)), strings.TrimSuffix(rt, " run")))
+			}
+		}
+		if len(vs) > 0 {
+			fmt.Printf("%s: median %s, %s\n", noNet.name, ms(median(noNet.times)), strings.Join(vs, ", "))
+		}
+	}
 	if max >= 6 && withNet != nil && noNet != nil && withNet.err == nil && noNet.err == nil {
 		// Paired: a round's two runs are a fraction of a second apart, so a
 		// drift of the machine's speed cancels out of their difference.
