@@ -189,20 +189,25 @@ func hasPreparer(steps []Step) bool {
 // signal forwarded at the last moment cannot reach another process that
 // reused the pid number after the child was reaped.
 type child struct {
-	pid   int
-	mu    sync.Mutex // guards pidfd: signal and wait run in two goroutines
-	pidfd int        // -1 once the child is reaped
+	pid    int
+	mu     sync.Mutex // guards the rest: signal and wait run in two goroutines
+	pidfd  int        // -1 without one: a kernel before 5.2 leaves it unset
+	reaped bool
 }
 
 // signal forwards sig with pidfd_send_signal(2); after the child is reaped it
-// does nothing.
+// does nothing. Without a pidfd it falls back to kill(2).
 func (c *child) signal(sig unix.Signal) error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if c.pidfd < 0 {
+	switch {
+	case c.reaped:
 		return nil
+	case c.pidfd >= 0:
+		return unix.PidfdSendSignal(c.pidfd, sig, nil, 0)
+	default:
+		return unix.Kill(c.pid, sig)
 	}
-	return unix.PidfdSendSignal(c.pidfd, sig, nil, 0)
 }
 
 // wait reaps the child with wait4(2) and returns how it ended.
@@ -214,8 +219,10 @@ func (c *child) wait() (ws syscall.WaitStatus, err error) {
 		}
 	}
 	c.mu.Lock()
-	syscall.Close(c.pidfd)
-	c.pidfd = -1
+	c.reaped = true
+	if c.pidfd >= 0 {
+		syscall.Close(c.pidfd)
+	}
 	c.mu.Unlock()
 	return ws, err
 }
