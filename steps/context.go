@@ -34,7 +34,7 @@ type Context struct {
 
 	// child is what Prepare hooks asked of the child's creation; shared by
 	// every copy For makes. See PassFile and CloneIntoCgroup.
-	child *childFiles
+	childFiles *childFiles
 }
 
 // childFiles are the open files the child is created with, beyond its
@@ -59,7 +59,7 @@ func (f *childFiles) close() {
 // NewContext returns a context for side ("host" or "child") writing trace
 // and notes to out.
 func NewContext(spec *Spec, side string, out io.Writer) *Context {
-	return &Context{Spec: spec, side: side, out: out, child: &childFiles{}}
+	return &Context{Spec: spec, side: side, out: out, childFiles: &childFiles{}}
 }
 
 // PassFile hands f to the child: it inherits it, open, as the fd number
@@ -68,8 +68,8 @@ func NewContext(spec *Spec, side string, out io.Writer) *Context {
 // no longer has (step 7 passes it cgroup files that only host root may open).
 // Call it in Prepare; the engine closes f once the child has started.
 func (c *Context) PassFile(f *os.File) int {
-	c.child.extra = append(c.child.extra, f)
-	return firstPassedFD + len(c.child.extra) - 1
+	c.childFiles.extra = append(c.childFiles.extra, f)
+	return firstPassedFD + len(c.childFiles.extra) - 1
 }
 
 // CloneIntoCgroup has the child born in the cgroup v2 whose directory dir
@@ -77,7 +77,7 @@ func (c *Context) PassFile(f *os.File) int {
 // moment outside it and nothing has to move it in. Call it in Prepare; the
 // engine closes dir once the child has started.
 func (c *Context) CloneIntoCgroup(dir *os.File) {
-	c.child.cgroup = dir
+	c.childFiles.cgroup = dir
 }
 
 // For returns a copy of ctx whose trace lines are tagged with step s.

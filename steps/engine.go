@@ -74,7 +74,7 @@ func Run(spec *Spec, steps []Step, argv0 string, out io.Writer) (code int, err e
 			}
 		}
 	}()
-	defer ctx.child.close() // a run that fails before the child starts
+	defer ctx.childFiles.close() // a run that fails before the child starts
 	for _, s := range steps {
 		// Listed before Prepare runs: a Prepare that fails half-way still
 		// gets its Cleanup.
@@ -88,7 +88,7 @@ func Run(spec *Spec, steps []Step, argv0 string, out io.Writer) (code int, err e
 
 	child, specW, errR, err := startChild(ctx, steps, argv0)
 	// The child has its own copies of the files passed to it, or failed.
-	ctx.child.close()
+	ctx.childFiles.close()
 	if err != nil {
 		return 125, err
 	}
@@ -269,11 +269,11 @@ func startChild(ctx *Context, steps []Step, argv0 string) (*child, *os.File, *os
 	// The child's fds: 0, 1 and 2 are mini's own, then fd 3, fd 4 and the
 	// passed files. Every other fd of mini is close-on-exec.
 	files := []uintptr{0, 1, 2, specR.Fd(), errW.Fd()}
-	for _, f := range ctx.child.extra {
+	for _, f := range ctx.childFiles.extra {
 		files = append(files, f.Fd())
 	}
 	call := "clone"
-	if dir := ctx.child.cgroup; dir != nil {
+	if dir := ctx.childFiles.cgroup; dir != nil {
 		// Go then creates the child with clone3(2) rather than clone(2).
 		attr.UseCgroupFD, attr.CgroupFD = true, int(dir.Fd())
 		call = "clone3"
@@ -303,7 +303,7 @@ func cloneHint(err error, intoCgroup bool) string {
 		return " (mini runs itself again as /proc/self/exe: mount /proc, see docs/troubleshooting.md)"
 	}
 	if intoCgroup && (errors.Is(err, unix.ENOSYS) || errors.Is(err, unix.E2BIG) || errors.Is(err, unix.EINVAL)) {
-		return " (clone3 with CLONE_INTO_CGROUP needs Linux 5.7 or later: upgrade the kernel, or use --step 6)"
+		return " (clone3 with CLONE_INTO_CGROUP needs Linux 5.7 or later: upgrade the kernel)"
 	}
 	if errors.Is(err, unix.EPERM) {
 		return " (creating namespaces needs root: run with sudo, or see docs/05-user.md for rootless runs)"

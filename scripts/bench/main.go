@@ -27,15 +27,28 @@ import (
 )
 
 type row struct {
-	name  string
-	argv  []string
-	times []time.Duration
-	err   error
-	// times again, split: the runs that came right after a runc or crun
-	// run, and the others (see the rounds in main).
+	name string
+	argv []string
+	err  error // the first failure
+	// Each run's time, and the same times by round (to pair two rows) and
+	// split by what ran just before: a runc or crun run, or anything else.
+	times                []time.Duration
+	byRound              map[int]time.Duration
 	afterOCI, afterOther []time.Duration
-	// byRound is each round's time, to pair two rows round by round.
-	byRound map[int]time.Duration
+}
+
+// record adds the time d of round i to r, which ran just after prev.
+func (r *row) record(i int, d time.Duration, prev *row) {
+	r.times = append(r.times, d)
+	if r.byRound == nil {
+		r.byRound = map[int]time.Duration{}
+	}
+	r.byRound[i] = d
+	if oci(prev) {
+		r.afterOCI = append(r.afterOCI, d)
+	} else {
+		r.afterOther = append(r.afterOther, d)
+	}
 }
 
 // oci says whether a row is runc's or crun's.
@@ -85,7 +98,6 @@ func main() {
 		}
 		rows = append(rows, &row{name: fmt.Sprintf("mini --step %d --net none", max), argv: append(argv, img, "/bin/true")})
 	}
-	crunRow := -1
 	for _, rt := range []string{"runc", "crun"} {
 		if _, err := exec.LookPath(rt); err != nil {
 			fmt.Fprintf(os.Stderr, "bench: no %s here, so no %s row: apt-get install %s to compare with it\n", rt, rt, rt)
@@ -95,9 +107,6 @@ func main() {
 			if err != nil {
 				fmt.Fprintf(os.Stderr, "bench: %s skipped: %v\n", rt, err)
 				continue
-			}
-			if rt == "crun" {
-				crunRow = len(rows)
 			}
 			state := filepath.Join(tmp, rt+"-state")
 			rows = append(rows, &row{name: rt + " run", argv: []string{path, "--root", state, "run", "--bundle", bundle, "ID"}})
@@ -112,19 +121,14 @@ func main() {
 	// pay for the row before it.
 	for _, r := range rows {
 		runOnce(r, env, 0)
-		r.times = nil
 	}
 	var prev *row
 	for i := 1; i <= *runs; i++ {
 		for _, j := range rand.Perm(len(rows)) {
-			r, n := rows[j], len(rows[j].times)
-			runOnce(r, env, i)
-			if len(r.times) > n && oci(prev) {
-				r.afterOCI = append(r.afterOCI, r.times[n])
-			} else if len(r.times) > n {
-				r.afterOther = append(r.afterOther, r.times[n])
+			if d, ok := runOnce(rows[j], env, i); ok {
+				rows[j].record(i, d, prev)
 			}
-			prev = r
+			prev = rows[j]
 		}
 	}
 
@@ -134,8 +138,8 @@ func main() {
 		fmt.Println("and /sys/fs/cgroup/unified covered by an empty directory: this host also mounts cgroup v2 with controllers beside v1 (hybrid), which crun refuses; so every runtime sees cgroup v1 only")
 	}
 	var crun time.Duration
-	if crunRow >= 0 && rows[crunRow].err == nil {
-		crun = median(rows[crunRow].times)
+	if r := rowNamed(rows, "crun run"); r != nil && r.err == nil {
+		crun = median(r.times)
 	}
 	// Two floors: unshare with the namespaces of steps 1 to 3, and with all
 	// of them (x all-ns), to compare step 8 with.
@@ -191,8 +195,9 @@ func main() {
 	}
 }
 
-// runOnce runs r once and records its wall time; the first failure is kept.
-func runOnce(r *row, env []string, i int) {
+// runOnce runs r once, as round i, and returns its wall time; the first
+// failure is kept in r.err.
+func runOnce(r *row, env []string, i int) (time.Duration, bool) {
 	argv := make([]string, len(r.argv))
 	for j, a := range r.argv {
 		argv[j] = strings.ReplaceAll(a, "ID", fmt.Sprintf("bench-%d-%d", os.Getpid(), i))
@@ -208,15 +213,9 @@ func runOnce(r *row, env []string, i int) {
 		if r.err == nil {
 			r.err = fmt.Errorf("%v: %s", err, strings.TrimSpace(stderr.String()))
 		}
-		return
+		return 0, false
 	}
-	r.times = append(r.times, d)
-	if i > 0 { // round 0 is the warm-up
-		if r.byRound == nil {
-			r.byRound = map[int]time.Duration{}
-		}
-		r.byRound[i] = d
-	}
+	return d, true
 }
 
 // insideEnv names the benchmark's state directory once it runs inside its

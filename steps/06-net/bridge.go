@@ -39,21 +39,12 @@ func CheckBridgeName(name string) error {
 // bridge's index when the bridge is ready, up with the gateway address, as
 // every run but the first finds it: Prepare need not look again.
 func checkHost(bridge string, subnet netip.Prefix) (ready int, err error) {
-	link, err := rtnl().LinkByName(bridge)
-	switch {
-	case err == nil:
-		if link.Type() != "bridge" {
-			return 0, fmt.Errorf("--bridge %s: the host has a link named %s that is a %s, not a bridge: choose another --bridge", bridge, bridge, kind(link))
-		}
-		hasGateway, err := checkBridgeAddrs(link, subnet)
-		if err != nil {
-			return 0, err
-		}
-		if hasGateway && link.Attrs().Flags&net.FlagUp != 0 {
-			ready = link.Attrs().Index
-		}
-	case !isNotFound(err):
-		return 0, fmt.Errorf("ip link show %s: %w", bridge, err)
+	link, hasGateway, err := lookBridge(bridge, subnet)
+	if err != nil {
+		return 0, err
+	}
+	if link != nil && hasGateway && link.Attrs().Flags&net.FlagUp != 0 {
+		ready = link.Attrs().Index
 	}
 	routes, err := hostRoutes()
 	if err != nil {
@@ -68,6 +59,27 @@ func checkHost(bridge string, subnet netip.Prefix) (ready int, err error) {
 		}
 	}
 	return ready, nil
+}
+
+// lookBridge finds the link named bridge, nil if there is none, and checks
+// that it is a bridge that fits the subnet (checkBridgeAddrs): checkHost
+// looks before anything is made, ensureBridge again under the lease lock.
+func lookBridge(bridge string, subnet netip.Prefix) (link netlink.Link, hasGateway bool, err error) {
+	link, err = rtnl().LinkByName(bridge)
+	if isNotFound(err) {
+		return nil, false, nil
+	}
+	if err != nil {
+		return nil, false, fmt.Errorf("ip link show %s: %w", bridge, err)
+	}
+	if link.Type() != "bridge" {
+		return nil, false, fmt.Errorf("--bridge %s: the host has a link named %s that is a %s, not a bridge: choose another --bridge", bridge, bridge, kind(link))
+	}
+	hasGateway, err = checkBridgeAddrs(link, subnet)
+	if err != nil {
+		return nil, false, err
+	}
+	return link, hasGateway, nil
 }
 
 // route is one route of the host's main IPv4 table: where to, and on which
@@ -157,8 +169,8 @@ func checkBridgeAddrs(link netlink.Link, subnet netip.Prefix) (hasGateway bool, 
 // the container exits, as docker0 does: every container of the subnet
 // shares it.
 func ensureBridge(ctx *steps.Context, name string, subnet netip.Prefix) (index int, err error) {
-	link, err := rtnl().LinkByName(name)
-	if isNotFound(err) {
+	link, hasGateway, err := lookBridge(name, subnet)
+	if err == nil && link == nil {
 		ctx.Tracef("ip link add %s type bridge", name)
 		attrs := netlink.NewLinkAttrs()
 		attrs.Name = name
@@ -166,16 +178,11 @@ func ensureBridge(ctx *steps.Context, name string, subnet netip.Prefix) (index i
 		if err != nil && !errors.Is(err, unix.EEXIST) { // EEXIST: another mini won the race
 			return 0, fmt.Errorf("ip link add %s type bridge: %w", name, err)
 		}
-		link, err = rtnl().LinkByName(name)
+		link, hasGateway, err = lookBridge(name, subnet)
+		if err == nil && link == nil {
+			err = fmt.Errorf("ip link show %s: gone after ip link add", name)
+		}
 	}
-	if err != nil {
-		return 0, fmt.Errorf("ip link show %s: %w", name, err)
-	}
-	if link.Type() != "bridge" {
-		return 0, fmt.Errorf("%s is a %s, not a bridge", name, kind(link))
-	}
-
-	hasGateway, err := checkBridgeAddrs(link, subnet)
 	if err != nil {
 		return 0, err
 	}
