@@ -154,6 +154,7 @@ func parseRun(args []string) (*steps.Spec, error) {
 	if spec.Hostname == "" {
 		spec.Hostname = spec.ID // docker's default: the short container id
 	}
+	spec.Layers = []string{spec.Image}
 	spec.Rootfs = spec.Image
 	spec.Rootless = os.Geteuid() != 0
 	if spec.Env, err = makeEnv(spec.Env, spec.Hostname); err != nil {

@@ -10,15 +10,20 @@ package steps
 // container's address, chosen by step 6, into /etc/hosts).
 type Spec struct {
 	// Engine (step 0).
-	ID    string   `json:"id"`    // 12 hex digits, random
-	Name  string   `json:"name"`  // --name, or the ID
-	Step  int      `json:"step"`  // --step: run steps 1..Step
-	Image string   `json:"image"` // absolute path of the image directory
-	Args  []string `json:"args"`  // the command and its arguments
-	Env   []string `json:"env"`   // KEY=VALUE, PATH and HOSTNAME included
-	Dir   string   `json:"dir"`   // -w: working directory of the command
-	Root  string   `json:"root"`  // --root: mini's state directory
-	Trace bool     `json:"trace"` // --trace: print every action
+	ID    string `json:"id"`    // 12 hex digits, random
+	Name  string `json:"name"`  // --name, or the ID
+	Step  int    `json:"step"`  // --step: run steps 1..Step
+	Image string `json:"image"` // IMAGE as the user named it: a directory's absolute path, or an image name
+	// Layers are the image's read-only layers, topmost first: the image
+	// directory itself, or the layers the image store unpacked (mini/image).
+	// Step 8 stacks them under the container's own layers; before step 8
+	// the container's / is a one-layer image's only layer.
+	Layers []string `json:"layers"`
+	Args   []string `json:"args"`  // the command and its arguments
+	Env    []string `json:"env"`   // KEY=VALUE, PATH and HOSTNAME included
+	Dir    string   `json:"dir"`   // -w: working directory of the command
+	Root   string   `json:"root"`  // --root: mini's state directory
+	Trace  bool     `json:"trace"` // --trace: print every action
 
 	// Rootless is true when mini itself runs as a non-root user.
 	Rootless bool `json:"rootless"`

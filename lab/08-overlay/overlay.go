@@ -48,7 +48,7 @@ func (Step) Attach(ctx *steps.Context, pid int) error {
 
 // options is the data argument of mount(2) for the overlay of the layers l
 // (Documentation/filesystems/overlayfs.rst).
-func options(l ref.Layers, image string, userns bool) string {
+func options(l ref.Layers, image []string, userns bool) string {
 	// TODO 2: "lowerdir=A:B,upperdir=U,workdir=W": the lower layers, top
 	// first, joined with ':' (l.Lowers(image): the -init layer, then the
 	// image), the upper layer l.Upper, and overlayfs's scratch directory
@@ -63,8 +63,8 @@ func options(l ref.Layers, image string, userns bool) string {
 func (Step) MountRootfs(ctx *steps.Context) error {
 	// TODO 3: mount "overlay" (source and fstype) on l.Merged
 	// (l := ref.LayersOf(ctx.ContainerDir())), no flags, data
-	// options(l, ctx.Spec.Image, len(ctx.Spec.UIDMap) > 0). The kernel
-	// puts its reason for an EINVAL in dmesg: add ref.Explain(err, image)
+	// options(l, ctx.Spec.Layers, len(ctx.Spec.UIDMap) > 0). The kernel
+	// puts its reason for an EINVAL in dmesg: add ref.Explain(err, ctx.Spec.Layers[0])
 	// (mini's) to your error.
 	return errors.New("TODO 3 in lab/08-overlay/overlay.go: mount the overlay")
 }

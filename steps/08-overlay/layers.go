@@ -40,10 +40,10 @@ func LayersOf(dir string) Layers {
 	}
 }
 
-// Lowers is the lowerdir list, top first: the -init layer over the image.
-// An image made of several layers would list them here, top first too.
-func (l Layers) Lowers(image string) []string {
-	return []string{l.Init, image}
+// Lowers is the lowerdir list, top first: the -init layer over the image's
+// layers, which are listed top first too.
+func (l Layers) Lowers(image []string) []string {
+	return append([]string{l.Init}, image...)
 }
 
 // Options is the data argument of mount(2) for this overlay (see
@@ -51,7 +51,7 @@ func (l Layers) Lowers(image string) []string {
 // keeps its whiteout and opaque markers in user.overlay.* xattrs, since
 // trusted.* needs CAP_SYS_ADMIN in the initial namespace: that is
 // "userxattr" (Linux 5.11).
-func (l Layers) Options(image string, userns bool) string {
+func (l Layers) Options(image []string, userns bool) string {
 	opts := "lowerdir=" + strings.Join(l.Lowers(image), ":") + ",upperdir=" + l.Upper + ",workdir=" + l.Work
 	if userns {
 		opts += ",userxattr"
@@ -91,7 +91,7 @@ func sharesHostNet(spec *steps.Spec) bool {
 // makeLayers lays out the container's directories and writes the -init
 // layer. Everything the container's root must write belongs to it: on the
 // host that is uid/gid (RootUID/RootGID, 0 without a user namespace).
-func makeLayers(ctx *steps.Context, l Layers, image string, files []initFile, uid, gid int, remove bool) error {
+func makeLayers(ctx *steps.Context, l Layers, image []string, files []initFile, uid, gid int, remove bool) error {
 	// 0711: the container's root, an unprivileged host uid in a user
 	// namespace, must be able to pass through to its layers when it
 	// mounts them; nobody needs to list them.
@@ -127,7 +127,7 @@ func makeLayers(ctx *steps.Context, l Layers, image string, files []initFile, ui
 	}
 	// The upper directory's own mode and owner become those of the
 	// container's /: the image's mode, and the container root's.
-	if err := mkdirOwned(ctx, l.Upper, modeOf(image, 0o755), uid, gid); err != nil {
+	if err := mkdirOwned(ctx, l.Upper, modeOf(image, "/", 0o755), uid, gid); err != nil {
 		return err
 	}
 	if err := mkdirOwned(ctx, l.Work, 0o700, uid, gid); err != nil {
@@ -140,9 +140,9 @@ func makeLayers(ctx *steps.Context, l Layers, image string, files []initFile, ui
 // A directory here hides the image's own in the merged view (the topmost
 // layer that has it gives its mode and owner), so it takes the mode the
 // image gives it, or 0755.
-func writeOwned(ctx *steps.Context, layer, image string, f initFile, uid, gid int) error {
+func writeOwned(ctx *steps.Context, layer string, image []string, f initFile, uid, gid int) error {
 	dir := filepath.Dir(f.path)
-	mode := modeOf(filepath.Join(image, dir), 0o755)
+	mode := modeOf(image, dir, 0o755)
 	if err := mkdirOwned(ctx, filepath.Join(layer, dir), mode, uid, gid); err != nil {
 		return err
 	}
@@ -154,10 +154,16 @@ func writeOwned(ctx *steps.Context, layer, image string, f initFile, uid, gid in
 	return chown(p, uid, gid)
 }
 
-// modeOf is the permission bits of directory dir, or def if it is none.
-func modeOf(dir string, def os.FileMode) os.FileMode {
-	if fi, err := os.Stat(dir); err == nil && fi.IsDir() {
-		return fi.Mode().Perm()
+// modeOf is the permission bits of directory dir as the image shows it:
+// the topmost of its layers that has it gives them; def if none has it.
+func modeOf(image []string, dir string, def os.FileMode) os.FileMode {
+	for _, layer := range image {
+		if fi, err := os.Lstat(filepath.Join(layer, dir)); err == nil {
+			if fi.IsDir() {
+				return fi.Mode().Perm()
+			}
+			return def
+		}
 	}
 	return def
 }

@@ -17,10 +17,10 @@ import (
 func TestOptions(t *testing.T) {
 	l := LayersOf("/run/mini/containers/0123456789ab")
 	want := "lowerdir=/run/mini/containers/0123456789ab/init:/img,upperdir=/run/mini/containers/0123456789ab/upper,workdir=/run/mini/containers/0123456789ab/work"
-	if diff := cmp.Diff(want, l.Options("/img", false)); diff != "" {
+	if diff := cmp.Diff(want, l.Options([]string{"/img"}, false)); diff != "" {
 		t.Errorf("Options (-want +got):\n%s", diff)
 	}
-	if diff := cmp.Diff(want+",userxattr", l.Options("/img", true)); diff != "" {
+	if diff := cmp.Diff(want+",userxattr", l.Options([]string{"/img"}, true)); diff != "" {
 		t.Errorf("Options in a user namespace (-want +got):\n%s", diff)
 	}
 }
@@ -45,7 +45,7 @@ func TestMakeLayers(t *testing.T) {
 	if err := os.Mkdir(filepath.Join(tmp, "root"), 0o755); err != nil {
 		t.Fatal(err)
 	}
-	if err := makeLayers(ctx, l, image, files, os.Geteuid(), os.Getegid(), true); err != nil {
+	if err := makeLayers(ctx, l, []string{image}, files, os.Geteuid(), os.Getegid(), true); err != nil {
 		t.Fatal(err)
 	}
 	me, _ := steps.Self()

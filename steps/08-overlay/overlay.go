@@ -28,8 +28,10 @@ var (
 // from this image under this --root.
 func (Step) Validate(ctx *steps.Context) error {
 	s := ctx.Spec
-	if err := checkPath("image", s.Image); err != nil {
-		return err
+	for _, layer := range s.Layers {
+		if err := checkPath("image layer", layer); err != nil {
+			return err
+		}
 	}
 	if err := checkPath("--root", s.Root); err != nil {
 		return err
@@ -48,7 +50,12 @@ func (Step) Validate(ctx *steps.Context) error {
 	if err := checkSearchable("--root", s.Root, s.RootUID(), s.RootGID()); err != nil {
 		return err
 	}
-	return checkSearchable("image", s.Image, s.RootUID(), s.RootGID())
+	for _, layer := range s.Layers {
+		if err := checkSearchable("image layer", layer, s.RootUID(), s.RootGID()); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // Attach lays out the container's layers on the host and writes its -init
@@ -76,7 +83,7 @@ func PrepareLayers(ctx *steps.Context) (Layers, error) {
 	l := LayersOf(ctx.ContainerDir())
 	hosts, _ := os.ReadFile(hostHostsPath)
 	files := initFiles(s, hostResolvConf(hostResolvPath), string(hosts))
-	if err := makeLayers(ctx, l, s.Image, files, s.RootUID(), s.RootGID(), s.Remove); err != nil {
+	if err := makeLayers(ctx, l, s.Layers, files, s.RootUID(), s.RootGID(), s.Remove); err != nil {
 		return l, fmt.Errorf("--root %s: %w", s.Root, err)
 	}
 	return l, nil
@@ -88,9 +95,9 @@ func PrepareLayers(ctx *steps.Context) (Layers, error) {
 func (Step) MountRootfs(ctx *steps.Context) error {
 	s := ctx.Spec
 	l := LayersOf(ctx.ContainerDir())
-	err := steps.Mount(ctx, "overlay", l.Merged, "overlay", 0, l.Options(s.Image, len(s.UIDMap) > 0))
+	err := steps.Mount(ctx, "overlay", l.Merged, "overlay", 0, l.Options(s.Layers, len(s.UIDMap) > 0))
 	if err != nil {
-		return fmt.Errorf("%w%s", err, Explain(err, s.Image))
+		return fmt.Errorf("%w%s", err, Explain(err, s.Layers[len(s.Layers)-1]))
 	}
 	return nil
 }
