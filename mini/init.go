@@ -14,10 +14,10 @@ import (
 const initCommand = steps.InitArg
 
 // initMain is the child side. It checks it was started by mini run (fd 3 is
-// the spec pipe) so a user typing "mini init" gets a clear answer.
+// the spec socket) so a user typing "mini init" gets a clear answer.
 func initMain() int {
 	var st unix.Stat_t
-	if err := unix.Fstat(3, &st); err != nil || st.Mode&unix.S_IFMT != unix.S_IFIFO {
+	if err := unix.Fstat(3, &st); err != nil || st.Mode&unix.S_IFMT != unix.S_IFSOCK {
 		fmt.Fprintln(os.Stderr, "mini: 'init' is internal: it runs inside the container, started by 'mini run'")
 		return 125
 	}

@@ -87,8 +87,7 @@ func parseRun(args []string) (*steps.Spec, error) {
 	runFlags(fs, spec, &stepArg)
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, pflag.ErrHelp) {
-			fs.Usage()
-			return nil, err
+			return nil, err // pflag has printed the usage (fs.Usage)
 		}
 		return nil, fmt.Errorf("run: %v (see 'mini help run')", err)
 	}

@@ -8,6 +8,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"syscall"
 
 	"github.com/rogpeppe/go-internal/testscript"
 	"golang.org/x/sys/unix"
@@ -41,6 +42,7 @@ var commands = map[string]func(ts *testscript.TestScript, neg bool, args []strin
 	"require": cmdRequire,
 	"bad":     cmdBad,
 	"hostipc": cmdHostIPC,
+	"pty":     cmdPty,
 }
 
 // bad ARG...: "mini run ARG..." must fail as bad input does: exit 125, one
@@ -153,4 +155,81 @@ func removeHostIPC(msqid, shm string) error {
 		}
 	}
 	return nil
+}
+
+// pty CMD [ARG...]: run CMD with a new pseudo-terminal as its stdin, stdout,
+// stderr and controlling terminal, as a shell in a terminal window runs it;
+// what it writes to the terminal becomes stdout. Whatever is still queued
+// as input on the terminal when CMD exits (keystrokes a program pushed
+// with ioctl TIOCSTI) is reported on stderr as "typed: ...".
+func cmdPty(ts *testscript.TestScript, neg bool, args []string) {
+	if len(args) == 0 {
+		ts.Fatalf("usage: pty CMD [ARG...]")
+	}
+	ptmx, err := os.OpenFile("/dev/ptmx", os.O_RDWR|unix.O_NOCTTY, 0)
+	ts.Check(err)
+	defer ptmx.Close()
+	ts.Check(unix.IoctlSetPointerInt(int(ptmx.Fd()), unix.TIOCSPTLCK, 0))
+	n, err := unix.IoctlGetUint32(int(ptmx.Fd()), unix.TIOCGPTN)
+	ts.Check(err)
+	tty, err := os.OpenFile(fmt.Sprintf("/dev/pts/%d", n), os.O_RDWR|unix.O_NOCTTY, 0)
+	ts.Check(err)
+	defer tty.Close()
+	// No echo: input pushed into the terminal is not printed back, and is
+	// found in the input queue instead (FIONREAD on the terminal).
+	t, err := unix.IoctlGetTermios(int(tty.Fd()), unix.TCGETS)
+	ts.Check(err)
+	t.Lflag &^= unix.ECHO
+	ts.Check(unix.IoctlSetTermios(int(tty.Fd()), unix.TCSETS, t))
+
+	cmd := exec.Command(args[0], args[1:]...)
+	cmd.Dir = ts.Getenv("WORK")
+	cmd.Env = os.Environ()
+	for _, kv := range []string{"IMAGE", "MINI_ROOT", "MINI_BRIDGE", "MINI_SUBNET", "PATH"} {
+		cmd.Env = append(cmd.Env, kv+"="+ts.Getenv(kv))
+	}
+	cmd.Stdin, cmd.Stdout, cmd.Stderr = tty, tty, tty
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true, Setctty: true, Ctty: 0}
+	var out strings.Builder
+	done := make(chan struct{})
+	go func() {
+		buf := make([]byte, 4096)
+		for {
+			n, err := ptmx.Read(buf)
+			out.Write(buf[:n])
+			if err != nil {
+				break
+			}
+		}
+		close(done)
+	}()
+	runErr := cmd.Run()
+	queued, _ := unix.IoctlGetInt(int(tty.Fd()), unix.TIOCINQ)
+	var typed string
+	if queued > 0 {
+		// In canonical mode a read returns one line: read them all.
+		// (fd once: os.File.Fd puts the file back in blocking mode.)
+		fd := int(tty.Fd())
+		unix.SetNonblock(fd, true)
+		buf := make([]byte, queued)
+		for {
+			k, err := unix.Read(fd, buf)
+			if k <= 0 || err != nil {
+				break
+			}
+			typed += string(buf[:k])
+		}
+	}
+	tty.Close()
+	<-done
+	ts.Stdout().Write([]byte(strings.ReplaceAll(out.String(), "\r\n", "\n")))
+	if typed != "" {
+		fmt.Fprintf(ts.Stderr(), "typed: %q\n", typed)
+	}
+	if runErr != nil && !neg {
+		ts.Fatalf("%s: %v", strings.Join(args, " "), runErr)
+	}
+	if runErr == nil && neg {
+		ts.Fatalf("%s: unexpected success", strings.Join(args, " "))
+	}
 }

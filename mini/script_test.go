@@ -7,15 +7,18 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/rogpeppe/go-internal/testscript"
+	"github.com/vishvananda/netlink"
 	"golang.org/x/sys/unix"
 )
 
@@ -23,8 +26,79 @@ import (
 // failure: CI sets it, so a green run means the containers really ran.
 const noSkipVar = "MINI_NO_SKIP"
 
+// netnsVar is set in the test binary that runs in a network namespace of
+// its own (see TestMain).
+const netnsVar = "MINI_TEST_NETNS"
+
 func TestMain(m *testing.M) {
+	// As root, the tests run in a network namespace of their own: every
+	// bridge, veth, route, iptables rule and sysctl a scenario makes mini
+	// make is made there, and goes with it. The host's network is never
+	// touched. (testscript runs "mini" as this binary again, named mini:
+	// those runs, and the re-run below, are already inside.)
+	if filepath.Base(os.Args[0]) != "mini" && os.Geteuid() == 0 {
+		if os.Getenv(netnsVar) == "" {
+			os.Exit(inNetns())
+		}
+		if err := setupNetns(); err != nil {
+			fmt.Fprintf(os.Stderr, "the tests' network namespace: %v\n", err)
+			os.Exit(2)
+		}
+	}
 	os.Exit(testscript.RunMain(m, map[string]func() int{"mini": Main}))
+}
+
+// setupNetns makes the tests' network namespace look like a host's: lo
+// up, and a sysfs of its own on /sys, so that /sys/class/net lists its
+// links, as a host's does. sysfs shows the links of the namespace that
+// mounts it. The new /sys would hide the cgroup file systems under
+// /sys/fs/cgroup: a copy of that tree is taken first (open_tree with
+// OPEN_TREE_CLONE and AT_RECURSIVE) and put back on the new /sys. The /sys
+// mount is made private first, so the new one does not propagate to the
+// host's mount namespace.
+func setupNetns() error {
+	lo, err := netlink.LinkByName("lo")
+	if err == nil {
+		err = netlink.LinkSetUp(lo)
+	}
+	if err != nil {
+		return fmt.Errorf("ip link set lo up: %w", err)
+	}
+	cgroups, err := unix.OpenTree(unix.AT_FDCWD, "/sys/fs/cgroup", unix.OPEN_TREE_CLONE|unix.OPEN_TREE_CLOEXEC|unix.AT_RECURSIVE)
+	if err != nil {
+		return fmt.Errorf("open_tree /sys/fs/cgroup: %w", err)
+	}
+	defer unix.Close(cgroups)
+	if err := unix.Mount("", "/sys", "", unix.MS_PRIVATE, ""); err != nil {
+		return fmt.Errorf("mount --make-private /sys: %w", err)
+	}
+	if err := unix.Mount("sysfs", "/sys", "sysfs", unix.MS_NOSUID|unix.MS_NODEV|unix.MS_NOEXEC, ""); err != nil {
+		return fmt.Errorf("mount sysfs on /sys: %w", err)
+	}
+	if err := unix.MoveMount(cgroups, "", unix.AT_FDCWD, "/sys/fs/cgroup", unix.MOVE_MOUNT_F_EMPTY_PATH); err != nil {
+		return fmt.Errorf("move_mount the cgroup tree onto /sys/fs/cgroup: %w", err)
+	}
+	return nil
+}
+
+// inNetns runs this test binary again, with the same arguments, in a new
+// network namespace and mount namespace (clone(2) with CLONE_NEWNET and
+// CLONE_NEWNS; see setupNetns), and returns its exit code.
+func inNetns() int {
+	cmd := exec.Command("/proc/self/exe", os.Args[1:]...)
+	cmd.Args[0] = os.Args[0]
+	cmd.Stdin, cmd.Stdout, cmd.Stderr = os.Stdin, os.Stdout, os.Stderr
+	cmd.Env = append(os.Environ(), netnsVar+"=1")
+	cmd.SysProcAttr = &syscall.SysProcAttr{Cloneflags: syscall.CLONE_NEWNET | syscall.CLONE_NEWNS, Pdeathsig: syscall.SIGKILL}
+	if err := cmd.Run(); err != nil {
+		var ee *exec.ExitError
+		if errors.As(err, &ee) {
+			return ee.ExitCode()
+		}
+		fmt.Fprintf(os.Stderr, "run the tests in a network namespace of their own: %v\n", err)
+		return 2
+	}
+	return 0
 }
 
 // TestScripts runs the scenarios in testdata/script. Each runs real
@@ -34,6 +108,17 @@ func TestScripts(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	testdata, err := filepath.Abs("testdata")
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Scenarios build small probes of testdata with go: it needs its caches,
+	// which testscript's $HOME (/no-home) does not lead to.
+	goEnv, err := exec.Command("go", "env", "GOCACHE", "GOMODCACHE").Output()
+	if err != nil {
+		t.Fatalf("go env: %v", err)
+	}
+	goCaches := strings.Fields(string(goEnv))
 	before := mountCount(t)
 	imageBefore := treeListing(t, image)
 	var mu sync.Mutex
@@ -62,6 +147,9 @@ func TestScripts(t *testing.T) {
 		WorkdirRoot: root,
 		Setup: func(env *testscript.Env) error {
 			env.Setenv("IMAGE", image)
+			env.Setenv("TESTDATA", testdata)
+			env.Setenv("GOCACHE", goCaches[0])
+			env.Setenv("GOMODCACHE", goCaches[1])
 			env.Setenv("MINI_ROOT", filepath.Join(env.WorkDir, "state"))
 			env.Setenv(noSkipVar, os.Getenv(noSkipVar))
 			// make lab-check STEP=N: the learner's step N stands in for mini's.

@@ -4,7 +4,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"math"
 	"os"
 	"path/filepath"
@@ -51,11 +50,18 @@ func Init(recipe func(spec *Spec) []Step) int {
 		return fail(125, fmt.Errorf("prctl(PR_SET_PDEATHSIG): %w", err))
 	}
 
+	// A session of its own: the container has no controlling terminal, and
+	// none of the caller's can become one (the engine never hands it one
+	// either, see stdio.go). Without it, a program in the image could push
+	// keystrokes into the caller's shell (ioctl TIOCSTI, tty_ioctl(4)).
+	if _, err := unix.Setsid(); err != nil {
+		return fail(125, fmt.Errorf("setsid: %w", err))
+	}
+
 	// The barrier: this read returns once the host has attached everything
-	// and written the spec.
-	specPipe := os.NewFile(specFD, "spec pipe")
-	data, err := io.ReadAll(specPipe)
-	specPipe.Close()
+	// and written the spec, with any files the steps sent.
+	data, received, err := receiveSpec(specFD)
+	unix.Close(specFD)
 	if err != nil {
 		return fail(125, fmt.Errorf("read spec from fd %d: %w", specFD, err))
 	}
@@ -67,7 +73,13 @@ func Init(recipe func(spec *Spec) []Step) int {
 		return fail(125, fmt.Errorf("decode spec: %w", err))
 	}
 	ctx := NewContext(&spec, "child", os.Stderr)
-	ctx.Tracef("read spec from fd %d: released by the host", specFD)
+	ctx.received = received
+	ctx.Tracef("setsid(): a session of its own, with no controlling terminal")
+	if len(received) > 0 {
+		ctx.Tracef("recvmsg(fd %d): the spec and %d files: released by the host", specFD, len(received))
+	} else {
+		ctx.Tracef("read spec from fd %d: released by the host", specFD)
+	}
 
 	active := recipe(&spec)
 	for _, s := range active {
@@ -83,11 +95,8 @@ func Init(recipe func(spec *Spec) []Step) int {
 		}
 	}
 
-	if spec.Dir != "" {
-		ctx.Tracef("chdir(%q)", spec.Dir)
-		if err := unix.Chdir(spec.Dir); err != nil {
-			return fail(125, fmt.Errorf("chdir %s: %w (the -w directory must exist in the container)", spec.Dir, err))
-		}
+	if err := workdir(ctx); err != nil {
+		return fail(125, err)
 	}
 	path, err := lookPath(spec.Args[0], spec.Env)
 	if err != nil {
@@ -103,6 +112,31 @@ func Init(recipe func(spec *Spec) []Step) int {
 	ctx.Tracef("execve(%q, %q)", path, spec.Args)
 	err = unix.Exec(path, spec.Args, spec.Env)
 	return fail(execCode(err), fmt.Errorf("exec %s: %w", spec.Args[0], err))
+}
+
+// workdir changes to -w's directory. With a root of its own (step 3) the
+// container gets the directory made if its image lacks it, as docker does:
+// after pivot_root every path resolves inside the container, symlinks
+// included, so nothing is made on the host. Without one, / is the host's,
+// and mini makes nothing there.
+func workdir(ctx *Context) error {
+	dir := ctx.Spec.Dir
+	if dir == "" {
+		return nil
+	}
+	ctx.Tracef("chdir(%q)", dir)
+	err := unix.Chdir(dir)
+	if errors.Is(err, unix.ENOENT) && ctx.Spec.OwnRoot() {
+		ctx.Tracef("mkdir -p %q: the image has no such directory", dir)
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			return fmt.Errorf("-w %s: %w", dir, err)
+		}
+		err = unix.Chdir(dir)
+	}
+	if err != nil {
+		return fmt.Errorf("chdir %s: %w (the -w directory must exist in the container)", dir, err)
+	}
+	return nil
 }
 
 // closeOnExecFrom marks every fd from first up close-on-exec, with one

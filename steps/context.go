@@ -32,16 +32,29 @@ type Context struct {
 	// see MountRootfs.
 	rootfsMounters []Step
 
+	// received are, in the child, the files the host sent with the spec.
+	received []int
+
 	// child is what Prepare hooks asked of the child's creation; shared by
 	// every copy For makes. See PassFile and CloneIntoCgroup.
 	childFiles *childFiles
 }
 
-// childFiles are the open files the child is created with, beyond its
-// pipes: files it inherits, and the cgroup it is born in.
+// childFiles are the open files the child gets, beyond its pipes: files
+// it inherits, the cgroup it is born in, and files sent at the barrier.
 type childFiles struct {
 	extra  []*os.File // inherited as fd firstPassedFD, firstPassedFD+1, ...
 	cgroup *os.File   // a cgroup v2 directory, for CLONE_INTO_CGROUP; nil: none
+	sent   []*os.File // sent with the spec, in this order (SendFile)
+}
+
+// closeSent closes the files sent at the barrier: the child has its own
+// copies, or is gone.
+func (f *childFiles) closeSent() {
+	for _, x := range f.sent {
+		x.Close()
+	}
+	f.sent = nil
 }
 
 // close closes them: after the child has started it has its own copies, and
@@ -70,6 +83,26 @@ func NewContext(spec *Spec, side string, out io.Writer) *Context {
 func (c *Context) PassFile(f *os.File) int {
 	c.childFiles.extra = append(c.childFiles.extra, f)
 	return firstPassedFD + len(c.childFiles.extra) - 1
+}
+
+// SendFile hands f to the child at the barrier: it is sent with the spec
+// as an SCM_RIGHTS message on fd 3 (unix(7)), and the child's steps find it
+// with ReceivedFile(i), i being what SendFile returned. Unlike PassFile it
+// works in Attach, for a file that can only be made once the child exists
+// (step 8's mounts for the child's user namespace). The engine closes f once
+// it is sent.
+func (c *Context) SendFile(f *os.File) int {
+	c.childFiles.sent = append(c.childFiles.sent, f)
+	return len(c.childFiles.sent) - 1
+}
+
+// ReceivedFile is, in the child, the fd of the i-th file the host sent
+// with SendFile. It is close-on-exec: the command never gets it.
+func (c *Context) ReceivedFile(i int) (int, error) {
+	if i < 0 || i >= len(c.received) {
+		return -1, fmt.Errorf("file %d was not sent with the spec (%d were)", i, len(c.received))
+	}
+	return c.received[i], nil
 }
 
 // CloneIntoCgroup has the child born in the cgroup v2 whose directory dir

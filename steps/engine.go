@@ -18,10 +18,12 @@ import (
 // the host runs "/proc/self/exe init" and Init takes over in the child.
 const InitArg = "init"
 
-// The child inherits two pipes. fd 3 carries the spec; the child blocks
+// The child inherits two channels. fd 3 is a unix socket that carries the
+// spec, and any files steps send the child (barrier.go); the child blocks
 // reading it, and the host writes it only once every step has attached, so
-// the read is also the sync barrier. fd 4 carries an init error back; it is
-// close-on-exec in the child, so EOF on the host means exec succeeded.
+// the read is also the sync barrier. fd 4 is a pipe that carries an init
+// error back; it is close-on-exec in the child, so EOF on the host means
+// exec succeeded.
 const (
 	specFD  = 3
 	errorFD = 4
@@ -51,9 +53,7 @@ func Run(spec *Spec, steps []Step, argv0 string, out io.Writer) (code int, err e
 		}
 	}
 
-	// Steps that prepare something keep it under --root. 0711: from step 5
-	// on the container's root is an unprivileged host uid, and it must pass
-	// through to its own layers (step 8); nobody needs to list them.
+	// Steps that prepare something keep it under --root.
 	if hasPreparer(steps) {
 		if err := makeRoot(ctx, spec.Root); err != nil {
 			return 125, err
@@ -86,13 +86,20 @@ func Run(spec *Spec, steps []Step, argv0 string, out io.Writer) (code int, err e
 		}
 	}
 
-	child, specW, errR, err := startChild(ctx, steps, argv0)
+	stdio, err := newStdio(ctx)
+	if err != nil {
+		return 125, err
+	}
+	defer stdio.wait() // runs before the deferred Cleanup: the output is all out first
+	child, specW, errR, err := startChild(ctx, steps, argv0, stdio)
 	// The child has its own copies of the files passed to it, or failed.
 	ctx.childFiles.close()
+	stdio.closeEnds()
 	if err != nil {
 		return 125, err
 	}
 	defer errR.Close()
+	defer ctx.childFiles.closeSent()
 	// Forward the signals a user sends to mini to the container's init
 	// (caught from the start of Run, see catchSignals).
 	go func() {
@@ -119,12 +126,23 @@ func Run(spec *Spec, steps []Step, argv0 string, out io.Writer) (code int, err e
 		}
 	}
 
-	// Release the barrier: the spec, as the steps left it, goes to the child.
-	ctx.Tracef("write spec to fd %d: the child's init hooks start", specFD)
-	if err := json.NewEncoder(specW).Encode(spec); err != nil {
+	// Release the barrier: the spec, as the steps left it, goes to the
+	// child, with the files steps sent it.
+	sent := ctx.childFiles.sent
+	if len(sent) > 0 {
+		ctx.Tracef("sendmsg(fd %d, spec, SCM_RIGHTS: %d files): the child's init hooks start", specFD, len(sent))
+	} else {
+		ctx.Tracef("write spec to fd %d: the child's init hooks start", specFD)
+	}
+	data, err := json.Marshal(spec)
+	if err != nil {
+		return 125, fmt.Errorf("encode spec: %w", err)
+	}
+	if err := sendSpec(int(specW.Fd()), data, sent); err != nil {
 		ctx.Tracef("write spec: %v (the child died early)", err)
 	}
 	specW.Close()
+	ctx.childFiles.closeSent()
 
 	// Either the child reports an init error on fd 4, or exec closes it.
 	var failure childError
@@ -134,11 +152,21 @@ func Run(spec *Spec, steps []Step, argv0 string, out io.Writer) (code int, err e
 			failure = childError{Code: 125, Msg: string(msg)}
 		}
 	}
-	reap()
 	if failure.Msg != "" {
+		reap()
 		return failure.Code, errors.New(failure.Msg)
 	}
+	// The command runs: steps settle what they made for a run that might
+	// have failed before it.
 	ctx.Started = true
+	for _, s := range steps {
+		if st, ok := s.(Starter); ok {
+			if err := st.Started(ctx.For(s)); err != nil {
+				ctx.Notef("step %d (%s): %v", s.Number(), s.Name(), err)
+			}
+		}
+	}
+	reap()
 	code = ExitCode(ctx.Status)
 	ctx.Tracef("container exited: %s -> exit code %d", describe(ctx.Status), code)
 	return code, nil
@@ -158,19 +186,41 @@ func catchSignals() chan os.Signal {
 	return sigs
 }
 
-// makeRoot makes the state directory, if it is not there, mode 0711
-// whatever the umask.
+// makeRoot makes the state directory, if it is not there, mode 0700
+// whatever the umask: it holds every container's layers, and nobody else
+// has any business in it. mini acts on what it finds there (leases, cgroup
+// records, layers to reclaim), so it refuses one that another user owns or
+// could write: they could plant records that make mini kill, remove or
+// delete what is not its own. runc checks its --root the same way.
 func makeRoot(ctx *Context, root string) error {
-	if _, err := os.Stat(root); err == nil {
+	fi, err := os.Stat(root)
+	if errors.Is(err, os.ErrNotExist) {
+		ctx.Tracef("mkdir(%q, 0700)", root)
+		err = os.MkdirAll(root, 0o700)
+		if err == nil {
+			err = os.Chmod(root, 0o700)
+		}
+		if err != nil {
+			return StateError(err)
+		}
 		return nil
 	}
-	ctx.Tracef("mkdir(%q, 0711)", root)
-	err := os.MkdirAll(root, 0o711)
-	if err == nil {
-		err = os.Chmod(root, 0o711)
-	}
 	if err != nil {
-		return fmt.Errorf("--root %s: %w (use a directory mini can write)", root, err)
+		return fmt.Errorf("--root %s: %w", root, err)
+	}
+	st := fi.Sys().(*syscall.Stat_t)
+	switch {
+	case !fi.IsDir():
+		return fmt.Errorf("--root %s is not a directory: give mini a directory of its own", root)
+	case int(st.Uid) != os.Geteuid():
+		return fmt.Errorf("--root %s belongs to uid %d, not to uid %d that runs mini: mini trusts what it finds there, so give it a directory of its own (or chown it)", root, st.Uid, os.Geteuid())
+	case fi.Mode().Perm()&0o022 != 0:
+		return fmt.Errorf("--root %s is writable by other users (mode %#o): mini trusts what it finds there; chmod 700 %s", root, fi.Mode().Perm(), root)
+	case fi.Mode().Perm() != 0o700:
+		ctx.Tracef("chmod(%q, 0700): only mini may look inside", root)
+		if err := os.Chmod(root, 0o700); err != nil {
+			return fmt.Errorf("--root %s: %w", root, err)
+		}
 	}
 	return nil
 }
@@ -232,7 +282,7 @@ func (c *child) wait() (ws syscall.WaitStatus, err error) {
 // (clone3(2) when the child is born in a cgroup) with the steps' flags, then,
 // in the child, execve(2) of /proc/self/exe. It returns the child, the write
 // end of the spec pipe and the read end of the error pipe.
-func startChild(ctx *Context, steps []Step, argv0 string) (*child, *os.File, *os.File, error) {
+func startChild(ctx *Context, steps []Step, argv0 string, stdio *stdio) (*child, *os.File, *os.File, error) {
 	ch := &child{pidfd: -1}
 	attr := &syscall.SysProcAttr{
 		// The container dies with mini, even if mini is SIGKILLed.
@@ -256,9 +306,9 @@ func startChild(ctx *Context, steps []Step, argv0 string) (*child, *os.File, *os
 		}
 	}
 
-	specR, specW, err := os.Pipe()
+	specR, specW, err := socketPair()
 	if err != nil {
-		return nil, nil, nil, fmt.Errorf("pipe: %w", err)
+		return nil, nil, nil, err
 	}
 	errR, errW, err := os.Pipe()
 	if err != nil {
@@ -266,9 +316,10 @@ func startChild(ctx *Context, steps []Step, argv0 string) (*child, *os.File, *os
 		specW.Close()
 		return nil, nil, nil, fmt.Errorf("pipe: %w", err)
 	}
-	// The child's fds: 0, 1 and 2 are mini's own, then fd 3, fd 4 and the
-	// passed files. Every other fd of mini is close-on-exec.
-	files := []uintptr{0, 1, 2, specR.Fd(), errW.Fd()}
+	// The child's fds: 0, 1 and 2 (mini's own, or pipes standing in for a
+	// terminal), then fd 3, fd 4 and the passed files. Every other fd of
+	// mini is close-on-exec.
+	files := []uintptr{stdio.fds[0], stdio.fds[1], stdio.fds[2], specR.Fd(), errW.Fd()}
 	for _, f := range ctx.childFiles.extra {
 		files = append(files, f.Fd())
 	}
@@ -295,6 +346,17 @@ func startChild(ctx *Context, steps []Step, argv0 string) (*child, *os.File, *os
 	}
 	ctx.Tracef("child pid %d waits on fd %d", ch.pid, specFD)
 	return ch, specW, errR, nil
+}
+
+// socketPair is the barrier's socket (barrier.go): the child's end, then
+// the host's, both close-on-exec (the child gets its end as fd 3 by dup2,
+// which clears the flag).
+func socketPair() (child, host *os.File, err error) {
+	fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		return nil, nil, fmt.Errorf("socketpair: %w", err)
+	}
+	return os.NewFile(uintptr(fds[0]), "spec socket"), os.NewFile(uintptr(fds[1]), "spec socket"), nil
 }
 
 // cloneHint says what to do when clone(2) or execve(2) is refused.

@@ -8,6 +8,8 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+
+	"golang.org/x/sys/unix"
 )
 
 // Owner is a mini process as a later one can recognise it. A pid alone is
@@ -94,4 +96,17 @@ func ReadOwner(path string) (Owner, error) {
 		return o, fmt.Errorf("%s: no owner in it", path)
 	}
 	return o, nil
+}
+
+// StateError says what to do about an error writing mini's state under
+// --root. The error names the path already (os's errors do): the hint names
+// no path again, so the line says it once.
+func StateError(err error) error {
+	switch {
+	case errors.Is(err, unix.ENOSPC), errors.Is(err, unix.EDQUOT):
+		return fmt.Errorf("%w (--root's file system is full: free space, or use another --root)", err)
+	case errors.Is(err, unix.EACCES), errors.Is(err, unix.EPERM), errors.Is(err, unix.EROFS), errors.Is(err, unix.ENOENT):
+		return fmt.Errorf("%w (use a --root mini can write)", err)
+	}
+	return err
 }

@@ -77,6 +77,14 @@ type Spec struct {
 
 	// Step 8: overlay.
 	Remove bool `json:"remove"` // --rm: delete the container's layers after exit
+	// Set by step 8 on the host: whether the image's layers are idmapped
+	// mounts (else shifted copies, or the caller's own files when
+	// rootless), and the files it sends the child at the barrier
+	// (Context.SendFile): the container's directory as the child's mount
+	// namespace has it, and a mount of each image layer, top first.
+	Idmap      bool  `json:"idmap"`
+	DirFile    int   `json:"dir_file"`
+	LowerFiles []int `json:"lower_files"`
 }
 
 // PassedFile is a file the host opened and the child inherits
@@ -101,6 +109,26 @@ type IDMap struct {
 	Size        int `json:"size"`
 }
 
+// ValidID says whether id has the shape of a container id mini makes: 12
+// to 64 lowercase hex digits. Steps check it on ids read back from --root
+// (a lease, a cgroup record) before they act on what the id names: a veth,
+// a cgroup.
+func ValidID(id string) bool {
+	if len(id) < 12 || len(id) > 64 {
+		return false
+	}
+	for _, c := range id {
+		if !(c >= '0' && c <= '9' || c >= 'a' && c <= 'f') {
+			return false
+		}
+	}
+	return true
+}
+
+// OwnRoot says whether the container has a root filesystem of its own:
+// from step 3 (mount namespace and pivot_root) on.
+func (s *Spec) OwnRoot() bool { return s.Step >= 3 }
+
 // RootUID is the host uid the container's root is, the uid that must own
 // whatever the container has to write (its /dev, its rw layer). It is 0
 // without a user namespace.
@@ -108,6 +136,17 @@ func (s *Spec) RootUID() int { return hostID(s.UIDMap, 0) }
 
 // RootGID is RootUID for groups.
 func (s *Spec) RootGID() int { return hostID(s.GIDMap, 0) }
+
+// HostUID is the host uid the container's uid is, through the uid map; an
+// id the map leaves out stays as it is.
+func (s *Spec) HostUID(uid int) int { return hostID(s.UIDMap, uid) }
+
+// HostGID is HostUID for groups.
+func (s *Spec) HostGID(gid int) int { return hostID(s.GIDMap, gid) }
+
+// UserNS says whether the container has a user namespace of its own (step
+// 5, or a rootless run): then it has maps.
+func (s *Spec) UserNS() bool { return len(s.UIDMap) > 0 }
 
 func hostID(maps []IDMap, id int) int {
 	for _, m := range maps {

@@ -6,9 +6,9 @@
 // each a small interface, like io.WriterTo: the engine asks "does this step
 // have a Prepare?" with a type assertion and calls it if so.
 //
-//	host:  Validate -> CloneFlags/IDMaps -> Prepare -> (child starts) -> Attach
-//	child:                                 Init (in order 1..N) -> exec
-//	host:  (child exits) -> Cleanup (in reverse, also after a failure)
+//	host:  Validate -> Prepare -> CloneFlags/IDMaps -> (clone) -> Attach -> (release: spec on fd 3)
+//	child:                                  (blocked on fd 3) -> Init (1..N) -> execve
+//	host:  Started (the command runs) -> (it exits) -> Cleanup (in reverse, also after a failure)
 package steps
 
 import "syscall"
@@ -63,6 +63,14 @@ type RootfsMounter interface {
 // executed. Steps run in order 1..N.
 type Initer interface {
 	Init(ctx *Context) error
+}
+
+// Starter runs on the host once the command runs: its execve(2) succeeded.
+// What a step made only for a run that could still fail (step 8's record
+// that its layers go if this mini dies) is settled here. An error is
+// reported, and the container goes on.
+type Starter interface {
+	Started(ctx *Context) error
 }
 
 // Cleaner runs on the host after the child has exited, in reverse order, and

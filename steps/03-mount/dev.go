@@ -32,13 +32,18 @@ var links = [][2]string{
 // its own devpts, and the host's /dev/shm (step 4 gives it its own).
 // Exported for the lab (lab/03-mount), whose Init calls it.
 func MakeDev(ctx *steps.Context, root string) error {
-	dev := filepath.Join(root, "dev")
-	if err := steps.Mkdir(ctx, dev, 0o755); err != nil {
+	if err := steps.MountIn(ctx, "tmpfs", root, "/dev", "tmpfs", unix.MS_NOSUID|unix.MS_STRICTATIME, "mode=755,size=65536k", steps.MakeDir(ctx, 0o755)); err != nil {
 		return err
 	}
-	if err := steps.Mount(ctx, "tmpfs", dev, "tmpfs", unix.MS_NOSUID|unix.MS_STRICTATIME, "mode=755,size=65536k"); err != nil {
+	// From here on, everything is made in that tmpfs, reached through a
+	// file descriptor of its root: nothing of the image's is on the way.
+	devDir, err := steps.OpenInRoot(ctx, root, "/dev", nil)
+	if err != nil {
 		return err
 	}
+	defer devDir.Close()
+	dev := steps.FDPath(devDir)
+	ctx.Tracef("%s is the container's /dev", dev)
 	for _, d := range devices {
 		if err := makeNode(ctx, filepath.Join(dev, d.name), d.major, d.minor); err != nil {
 			return err

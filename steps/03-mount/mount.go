@@ -6,7 +6,6 @@ package mount
 import (
 	"errors"
 	"fmt"
-	"path/filepath"
 
 	"golang.org/x/sys/unix"
 
@@ -74,13 +73,11 @@ func (Step) Init(ctx *steps.Context) error {
 
 // mountProc mounts a procfs for the container's PID namespace: it shows the
 // processes of the namespace of the process that mounts it, so from here on
-// ps lists only the container.
+// ps lists only the container. Like every mount point in the image, /proc
+// is looked up inside root (steps.MountIn): an image's symlink never leads
+// a mount onto the host.
 func mountProc(ctx *steps.Context, root string) error {
-	target := filepath.Join(root, "proc")
-	if err := steps.Mkdir(ctx, target, 0o555); err != nil {
-		return err
-	}
-	return steps.Mount(ctx, "proc", target, "proc", unix.MS_NOSUID|unix.MS_NODEV|unix.MS_NOEXEC, "")
+	return steps.MountIn(ctx, "proc", root, "/proc", "proc", unix.MS_NOSUID|unix.MS_NODEV|unix.MS_NOEXEC, "", steps.MakeDir(ctx, 0o555))
 }
 
 // MountSys mounts sysfs read-only. The kernel allows a new sysfs only to a
@@ -88,20 +85,17 @@ func mountProc(ctx *steps.Context, root string) error {
 // (step 5 before step 6) it is refused, so we bind the host's, read-only.
 // Exported for the lab (lab/03-mount), whose Init calls it.
 func MountSys(ctx *steps.Context, root string) error {
-	target := filepath.Join(root, "sys")
-	if err := steps.Mkdir(ctx, target, 0o555); err != nil {
-		return err
-	}
 	flags := uintptr(unix.MS_RDONLY | unix.MS_NOSUID | unix.MS_NODEV | unix.MS_NOEXEC)
-	err := steps.Mount(ctx, "sysfs", target, "sysfs", flags, "")
+	err := steps.MountIn(ctx, "sysfs", root, "/sys", "sysfs", flags, "", steps.MakeDir(ctx, 0o555))
 	if !errors.Is(err, unix.EPERM) {
 		return err
 	}
 	ctx.Tracef("sysfs refused (no network namespace of our own): bind the host's /sys")
-	if err := steps.Mount(ctx, "/sys", target, "", unix.MS_BIND|unix.MS_REC, ""); err != nil {
+	if err := steps.MountIn(ctx, "/sys", root, "/sys", "", unix.MS_BIND|unix.MS_REC, "", nil); err != nil {
 		return err
 	}
-	return steps.Mount(ctx, "", target, "", unix.MS_BIND|unix.MS_REMOUNT|flags, "")
+	// The remount looks /sys up again: now it leads to the bind mount.
+	return steps.MountIn(ctx, "", root, "/sys", "", unix.MS_BIND|unix.MS_REMOUNT|flags, "", nil)
 }
 
 // pivot makes root the new / and drops the old one. pivot_root(".", ".")

@@ -32,6 +32,9 @@ func ParseVolume(s string) (steps.Volume, error) {
 	if !filepath.IsAbs(v.Target) || v.Target == "/" {
 		return v, fmt.Errorf("-v %q: the container path must be absolute and not /", s)
 	}
+	if reserved(v.Target) {
+		return v, fmt.Errorf("-v %q: %s is the kernel's (proc, sysfs, the container's /dev): mount the volume somewhere else", s, v.Target)
+	}
 	src, err := filepath.Abs(parts[0])
 	if err != nil {
 		return v, fmt.Errorf("-v %q: %w", s, err)
@@ -44,26 +47,36 @@ func ParseVolume(s string) (steps.Volume, error) {
 }
 
 // BindVolume bind-mounts a host path into the new root, before pivot_root,
-// while both trees are still visible. Exported for the lab (lab/03-mount),
-// whose Init calls it.
+// while both trees are still visible. The container path is resolved
+// inside root (steps.MountIn): a symlink in the image leads the volume to
+// where it points inside the container, never onto the host. A mount point
+// the image lacks is made, in the container's own layer from step 8 on,
+// as docker makes it. Exported for the lab (lab/03-mount), whose Init
+// calls it.
 func BindVolume(ctx *steps.Context, root string, v steps.Volume) error {
-	target := filepath.Join(root, v.Target)
+	create := steps.MakeDir(ctx, 0o755)
 	if fi, err := os.Stat(v.Source); err == nil && !fi.IsDir() {
-		if err := steps.Mkdir(ctx, filepath.Dir(target), 0o755); err != nil {
-			return err
-		}
-		if f, err := os.OpenFile(target, os.O_CREATE, 0o644); err == nil {
-			f.Close()
-		}
-	} else if err := steps.Mkdir(ctx, target, 0o755); err != nil {
-		return err
+		create = steps.MakeFile(ctx)
 	}
-	if err := steps.Mount(ctx, v.Source, target, "", unix.MS_BIND|unix.MS_REC, ""); err != nil {
+	if err := steps.MountIn(ctx, v.Source, root, v.Target, "", unix.MS_BIND|unix.MS_REC, "", create); err != nil {
 		return err
 	}
 	if !v.ReadOnly {
 		return nil
 	}
-	// MS_RDONLY is ignored on the first bind; it takes a remount (mount(2)).
-	return steps.Mount(ctx, "", target, "", unix.MS_BIND|unix.MS_REMOUNT|unix.MS_RDONLY, "")
+	// MS_RDONLY is ignored on the first bind; it takes a remount (mount(2)),
+	// on the target looked up again, which now leads to the bind mount.
+	return steps.MountIn(ctx, "", root, v.Target, "", unix.MS_BIND|unix.MS_REMOUNT|unix.MS_RDONLY, "", nil)
+}
+
+// reserved says whether a container path is one mini mounts itself and a
+// volume may not cover: /proc and /sys and what is under them, and /dev
+// itself (a volume under /dev, such as /dev/shm, is fine).
+func reserved(target string) bool {
+	for _, p := range []string{"/proc", "/sys"} {
+		if target == p || strings.HasPrefix(target, p+"/") {
+			return true
+		}
+	}
+	return target == "/dev"
 }

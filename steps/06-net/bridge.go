@@ -165,7 +165,8 @@ func checkBridgeAddrs(link netlink.Link, subnet netip.Prefix) (hasGateway bool, 
 }
 
 // ensureBridge creates the bridge if it is missing, gives it the gateway
-// address and brings it up, and returns its index. The bridge stays after
+// address, brings it up and opens the way out (enableEgress), and returns
+// its index. The bridge stays after
 // the container exits, as docker0 does: every container of the subnet
 // shares it.
 func ensureBridge(ctx *steps.Context, name string, subnet netip.Prefix) (index int, err error) {
@@ -199,6 +200,10 @@ func ensureBridge(ctx *steps.Context, name string, subnet netip.Prefix) (index i
 		if err := rtnl().LinkSetUp(link); err != nil {
 			return 0, fmt.Errorf("ip link set %s up: %w", name, err)
 		}
+	}
+	// The way out, beyond the bridge (nat.go).
+	if err := enableEgress(ctx, name, subnet); err != nil {
+		return 0, err
 	}
 	return link.Attrs().Index, nil
 }

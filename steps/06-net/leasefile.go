@@ -25,7 +25,7 @@ func leasePath(root, bridge string) string {
 func withLeases(root, bridge string, change func([]Lease) ([]Lease, error)) error {
 	dir := filepath.Join(root, "net")
 	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return fmt.Errorf("--root %s: %w (use a directory mini can write)", root, err)
+		return steps.StateError(err)
 	}
 	d, err := os.Open(dir)
 	if err != nil {

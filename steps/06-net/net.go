@@ -123,6 +123,11 @@ func (Step) Prepare(ctx *steps.Context) error {
 func reclaim(ctx *steps.Context, stale []Lease) error {
 	for _, l := range stale {
 		ctx.Tracef("reclaim %s: its mini (pid %d) is gone", l.IP, l.PID)
+		// The id names the link deleted: only ever one mini named.
+		if !steps.ValidID(l.ID) {
+			ctx.Tracef("%q is not a container id: no veth of mini's to delete", l.ID)
+			continue
+		}
 		if err := delVeth(ctx, VethName(l.ID)); err != nil {
 			return err
 		}

@@ -93,7 +93,7 @@ func makeCgroup(ctx *steps.Context) (driver, error) {
 	}
 	// The record first: whatever is made after it can be found again.
 	if err := r.save(ctx, recordPath(ctx.Spec)); err != nil {
-		return nil, fmt.Errorf("--root %s: save the cgroup record: %w (use a directory mini can write)", ctx.Spec.Root, err)
+		return nil, steps.StateError(fmt.Errorf("save the cgroup record: %w", err))
 	}
 	if err := d.create(ctx); err != nil {
 		return nil, err

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 
 	"golang.org/x/sys/unix"
 
@@ -60,7 +61,11 @@ func (r *record) save(ctx *steps.Context, path string) error {
 		return err
 	}
 	ctx.Tracef("write %s: owner pid %d, %v", path, r.Owner.PID, r.Dirs)
-	return os.WriteFile(path, data, 0o600)
+	if err := os.WriteFile(path, data, 0o600); err != nil {
+		os.Remove(path) // a disk full leaves a part of it, and no cgroup yet
+		return err
+	}
+	return nil
 }
 
 func loadRecord(path string) (*record, error) {
@@ -115,9 +120,44 @@ func reclaim(ctx *steps.Context) {
 		if err != nil || r.Owner.Alive() {
 			continue
 		}
+		if err := mine(path, r); err != nil {
+			ctx.Tracef("leave %s alone: %v", path, err)
+			continue
+		}
 		ctx.Tracef("reclaim %s: its mini (pid %d) is gone", path, r.Owner.PID)
 		if err := release(ctx, path, r); err != nil {
 			ctx.Notef("reclaim the cgroups of a dead run (%s): %v", path, err)
 		}
 	}
+}
+
+// mine checks that a record names only what mini would have made for the
+// container it is named for: cgroups called mini-<id>, on a cgroup file
+// system. A reclaim kills what is in them and removes them: never anything
+// else, whatever a record says.
+func mine(path string, r *record) error {
+	id := strings.TrimSuffix(filepath.Base(path), ".json")
+	dirs := append([]string{}, r.Dirs...)
+	for _, d := range r.V1 {
+		dirs = append(dirs, d)
+	}
+	for _, d := range dirs {
+		if !steps.ValidID(id) || filepath.Base(d) != cgroupName(id) || !cgroupFS(d) {
+			return fmt.Errorf("%s is not a cgroup mini made for container %q", d, id)
+		}
+	}
+	return nil
+}
+
+// cgroupFS is onCgroupFS; a test points it elsewhere.
+var cgroupFS = onCgroupFS
+
+// onCgroupFS says whether dir's parent is on a cgroup file system (v1 or
+// v2): dir itself may be gone already.
+func onCgroupFS(dir string) bool {
+	var st unix.Statfs_t
+	if unix.Statfs(filepath.Dir(dir), &st) != nil {
+		return false
+	}
+	return st.Type == unix.CGROUP_SUPER_MAGIC || st.Type == unix.CGROUP2_SUPER_MAGIC
 }

@@ -3,6 +3,7 @@ package cgroups
 import (
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -50,6 +51,8 @@ func TestReclaim(t *testing.T) {
 	root := t.TempDir()
 	cg := t.TempDir()
 	ctx, _ := testContext(&steps.Spec{Root: root})
+	cgroupFS = func(dir string) bool { return strings.HasPrefix(dir, cg+"/") }
+	defer func() { cgroupFS = onCgroupFS }()
 	mk := func(id string, owner steps.Owner) (string, string) {
 		dir := filepath.Join(cg, "mini-"+id)
 		if err := os.Mkdir(dir, 0o755); err != nil {
@@ -66,13 +69,23 @@ func TestReclaim(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	liveDir, livePath := mk("live", me)
-	deadDir, deadPath := mk("dead", steps.Owner{PID: me.PID, Start: me.Start + 1})
+	dead := steps.Owner{PID: me.PID, Start: me.Start + 1} // the pid, reused
+	liveDir, livePath := mk("00000000001e", me)
+	deadDir, deadPath := mk("0000000000dd", dead)
 	junk := filepath.Join(root, "cgroups", "junk.json")
 	os.WriteFile(junk, nil, 0o600)
+	// A planted record: a dead owner, and a cgroup mini did not name.
+	other := filepath.Join(cg, "someone-else")
+	if err := os.Mkdir(other, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	planted := recordPath(&steps.Spec{Root: root, ID: "0000000000ee"})
+	if err := (&record{Owner: dead, Version: 2, Dirs: []string{other}}).save(ctx, planted); err != nil {
+		t.Fatal(err)
+	}
 
 	reclaim(ctx)
-	for _, p := range []string{liveDir, livePath, junk} {
+	for _, p := range []string{liveDir, livePath, junk, other, planted} {
 		if _, err := os.Stat(p); err != nil {
 			t.Errorf("%s: %v, want it left alone", p, err)
 		}

@@ -12,15 +12,6 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// checkPath refuses a path overlayfs cannot take in its mount options, where
-// ',' separates options, ':' separates lower layers and '\' escapes.
-func checkPath(what, path string) error {
-	if strings.ContainsAny(path, `,:\`) {
-		return fmt.Errorf("%s %s: overlayfs cannot take a path with ',', ':' or '\\' in its mount options: rename it or reach it through a symlink without them", what, path)
-	}
-	return nil
-}
-
 // checkRoot refuses a --root where no upper layer can live: on overlayfs
 // (the kernel refuses an overlay as upperdir; this is mini run inside a
 // docker container) or on a read-only filesystem. The directory may not
@@ -50,51 +41,22 @@ func existingParent(path string) string {
 	}
 }
 
-// checkSearchable makes sure uid:gid, the container's root on the host, may
-// pass through every directory down to path: in a user namespace the child
-// mounts the overlay with that identity, and root's privileges do not
-// extend to files whose owner is not mapped into its namespace
-// (user_namespaces(7), "Operation of file-related capabilities").
-func checkSearchable(what, path string, uid, gid int) error {
-	dir := "/"
-	for _, part := range strings.Split(strings.Trim(path, "/"), "/") {
-		dir = filepath.Join(dir, part)
-		var st unix.Stat_t
-		if err := unix.Stat(dir, &st); err != nil {
-			return nil // not made yet: mini makes it searchable
-		}
-		if !searchable(st, uid, gid) {
-			return fmt.Errorf("%s %s: the container's root (host uid %d) cannot reach it: %s is mode %#o, owner %d: chmod o+x %s, or use another directory",
-				what, path, uid, dir, st.Mode&0o7777, st.Uid, dir)
-		}
-	}
-	return nil
-}
-
-// searchable applies the execute bits of a directory to uid:gid, as
-// path resolution does for a process without privileges over it.
-func searchable(st unix.Stat_t, uid, gid int) bool {
-	switch {
-	case int(st.Uid) == uid:
-		return st.Mode&0o100 != 0
-	case int(st.Gid) == gid:
-		return st.Mode&0o010 != 0
-	}
-	return st.Mode&0o001 != 0
-}
-
 // checkKernel refuses an overlay in a user namespace on a kernel older than
 // 5.11, which allows overlayfs to be mounted only in the initial one.
-func checkKernel() error {
-	var u unix.Utsname
-	if err := unix.Uname(&u); err != nil {
-		return nil
-	}
-	release := unix.ByteSliceToString(u.Release[:])
+func checkKernel(release string) error {
 	if !atLeast(release, 5, 11) {
 		return fmt.Errorf("overlayfs in a user namespace needs Linux 5.11 or later, and this kernel is %s: run mini --step 4, or upgrade the kernel", release)
 	}
 	return nil
+}
+
+// kernelRelease is uname -r; "" if uname(2) fails, which atLeast passes.
+func kernelRelease() string {
+	var u unix.Utsname
+	if err := unix.Uname(&u); err != nil {
+		return ""
+	}
+	return unix.ByteSliceToString(u.Release[:])
 }
 
 // atLeast says whether a kernel release ("6.1.0-18-amd64") is at least

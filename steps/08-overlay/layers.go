@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 
 	"golang.org/x/sys/unix"
@@ -21,14 +22,17 @@ type Layers struct {
 	Upper  string // the container's own read-write layer
 	Work   string // overlayfs's scratch directory, on the same filesystem as Upper
 	Merged string // where the overlay is mounted: the container's /
-	// RemoveBy, with --rm, names the mini that will remove the layers
-	// (steps.Owner): if it dies first, the next run removes them.
+	// Lower holds a mount point per image layer, lower/0 the topmost: the
+	// child attaches there the mounts the host made of the image's layers.
+	Lower string
+	// RemoveBy names the mini that removes the layers if the command never
+	// runs, or with --rm once it has (steps.Owner): if that mini dies
+	// first, the next run removes them.
 	RemoveBy string
 }
 
 // LayersOf names the directories of the container whose directory is dir
-// (Context.ContainerDir). Host and child both compute them from the spec,
-// so no path travels in it. Exported for the lab (lab/08-overlay).
+// (Context.ContainerDir). Exported for the lab (lab/08-overlay).
 func LayersOf(dir string) Layers {
 	return Layers{
 		Dir:      dir,
@@ -36,23 +40,31 @@ func LayersOf(dir string) Layers {
 		Upper:    filepath.Join(dir, "upper"),
 		Work:     filepath.Join(dir, "work"),
 		Merged:   filepath.Join(dir, "merged"),
+		Lower:    filepath.Join(dir, "lower"),
 		RemoveBy: filepath.Join(dir, "remove-by"),
 	}
 }
 
-// Lowers is the lowerdir list, top first: the -init layer over the image's
-// layers, which are listed top first too.
-func (l Layers) Lowers(image []string) []string {
-	return append([]string{l.Init}, image...)
-}
+// lowerName is the mount point of image layer i, relative to the
+// container's directory: "lower/0" is the topmost.
+func lowerName(i int) string { return "lower/" + strconv.Itoa(i) }
 
-// Options is the data argument of mount(2) for this overlay (see
-// Documentation/filesystems/overlayfs.rst). In a user namespace overlayfs
-// keeps its whiteout and opaque markers in user.overlay.* xattrs, since
-// trusted.* needs CAP_SYS_ADMIN in the initial namespace: that is
-// "userxattr" (Linux 5.11).
-func (l Layers) Options(image []string, userns bool) string {
-	opts := "lowerdir=" + strings.Join(l.Lowers(image), ":") + ",upperdir=" + l.Upper + ",workdir=" + l.Work
+// Options is the data argument of mount(2) for the overlay of n image
+// layers (see Documentation/filesystems/overlayfs.rst), with paths relative
+// to the container's lower directory, the child's working directory when
+// it mounts: lowerdir lists the -init layer, then the image's layers, top
+// first; upperdir and workdir are the container's own. Short relative
+// paths keep the options within the page mount(2) copies, for as many
+// layers as overlayfs stacks (500): the trick docker's overlay2 driver
+// uses too. In a user namespace overlayfs keeps its whiteout and opaque
+// markers in user.overlay.* xattrs, since trusted.* needs CAP_SYS_ADMIN in
+// the initial namespace: that is "userxattr" (Linux 5.11).
+func Options(n int, userns bool) string {
+	lowers := []string{"../init"}
+	for i := 0; i < n; i++ {
+		lowers = append(lowers, strconv.Itoa(i))
+	}
+	opts := "lowerdir=" + strings.Join(lowers, ":") + ",upperdir=../upper,workdir=../work"
 	if userns {
 		opts += ",userxattr"
 	}
@@ -89,14 +101,15 @@ func sharesHostNet(spec *steps.Spec) bool {
 }
 
 // makeLayers lays out the container's directories and writes the -init
-// layer. Everything the container's root must write belongs to it: on the
-// host that is uid/gid (RootUID/RootGID, 0 without a user namespace).
-func makeLayers(ctx *steps.Context, l Layers, image []string, files []initFile, uid, gid int, remove bool) error {
-	// 0711: the container's root, an unprivileged host uid in a user
-	// namespace, must be able to pass through to its layers when it
-	// mounts them; nobody needs to list them.
-	me, mygroup := os.Geteuid(), os.Getegid()
-	if err := mkdirOwned(ctx, filepath.Dir(l.Dir), 0o711, me, mygroup); err != nil {
+// layer. The state directories above are root's, 0700: nobody else may
+// read what containers leave in their layers, or run what they leave there
+// (a setuid binary of the container's root). The container's directory is
+// 0711, so that the child, which reaches it through a file descriptor
+// (see Attach), may pass through to its own layers; everything the
+// container's root must write belongs to it: on the host that is uid/gid
+// (RootUID/RootGID, 0 without a user namespace).
+func makeLayers(ctx *steps.Context, l Layers, image []string, files []initFile, uid, gid int) error {
+	if err := mkdirPrivate(ctx, filepath.Dir(l.Dir)); err != nil {
 		return err
 	}
 	ctx.Tracef("mkdir(%q, 0711)", l.Dir)
@@ -106,16 +119,16 @@ func makeLayers(ctx *steps.Context, l Layers, image []string, files []initFile, 
 	if err := os.Chmod(l.Dir, 0o711); err != nil {
 		return fmt.Errorf("chmod %s: %w", l.Dir, err)
 	}
-	if remove {
-		// First, before the layers: whatever is made after it is found again.
-		me, err := steps.Self()
-		if err != nil {
-			return err
-		}
-		ctx.Tracef("write %s: pid %d removes these layers (--rm)", l.RemoveBy, me.PID)
-		if err := steps.WriteOwner(l.RemoveBy, me); err != nil {
-			return err
-		}
+	// First, before the layers: whatever is made after it is found again
+	// if this mini dies. Started drops it once the command runs (unless
+	// --rm): a container that ran is kept.
+	owner, err := steps.Self()
+	if err != nil {
+		return err
+	}
+	ctx.Tracef("write %s: pid %d removes these layers unless the command runs", l.RemoveBy, owner.PID)
+	if err := steps.WriteOwner(l.RemoveBy, owner); err != nil {
+		return err
 	}
 	if err := mkdirOwned(ctx, l.Init, 0o755, uid, gid); err != nil {
 		return err
@@ -133,7 +146,18 @@ func makeLayers(ctx *steps.Context, l Layers, image []string, files []initFile, 
 	if err := mkdirOwned(ctx, l.Work, 0o700, uid, gid); err != nil {
 		return err
 	}
-	return mkdirOwned(ctx, l.Merged, 0o755, uid, gid)
+	if err := mkdirOwned(ctx, l.Merged, 0o755, uid, gid); err != nil {
+		return err
+	}
+	if err := mkdirOwned(ctx, l.Lower, 0o700, uid, gid); err != nil {
+		return err
+	}
+	for i := range image {
+		if err := mkdirOwned(ctx, filepath.Join(l.Dir, lowerName(i)), 0o700, uid, gid); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // writeOwned writes one file into the init layer, making its directories.
@@ -186,6 +210,19 @@ func mkdirOwned(ctx *steps.Context, path string, mode os.FileMode, uid, gid int)
 	return chown(path, uid, gid)
 }
 
+// mkdirPrivate makes <root>/containers, or makes the one there 0700 (an
+// older mini made it 0711).
+func mkdirPrivate(ctx *steps.Context, dir string) error {
+	if err := mkdirOwned(ctx, dir, 0o700, os.Geteuid(), os.Getegid()); err != nil {
+		return err
+	}
+	if fi, err := os.Stat(dir); err == nil && fi.Mode().Perm() != 0o700 {
+		ctx.Tracef("chmod(%q, 0700)", dir)
+		return os.Chmod(dir, 0o700)
+	}
+	return nil
+}
+
 // chown gives path to uid:gid, unless it is ours already.
 func chown(path string, uid, gid int) error {
 	if !mustChown(uid, gid) {
@@ -207,9 +244,11 @@ func chownNote(uid, gid int) string {
 	return fmt.Sprintf(", chown %d:%d", uid, gid)
 }
 
-// reclaimLayers removes the layers of every --rm run under root whose mini
-// is gone: killed by SIGKILL, it could not remove them itself. A container
-// run without --rm keeps its layers, as docker keeps a stopped container.
+// reclaimLayers removes the layers of every run under root whose mini is
+// gone, when it ran with --rm or its command never ran: killed by SIGKILL,
+// that mini could not remove them itself. A container that ran without --rm
+// keeps its layers, as docker keeps a stopped container (Started dropped
+// its record).
 func reclaimLayers(ctx *steps.Context, root string) {
 	marks, _ := filepath.Glob(filepath.Join(root, "containers", "*", "remove-by"))
 	for _, mark := range marks {
@@ -218,9 +257,9 @@ func reclaimLayers(ctx *steps.Context, root string) {
 			continue
 		}
 		l := LayersOf(filepath.Dir(mark))
-		ctx.Tracef("reclaim %s: its mini (pid %d) is gone, and it ran with --rm", l.Dir, o.PID)
+		ctx.Tracef("reclaim %s: its mini (pid %d) is gone, and the layers were not to be kept", l.Dir, o.PID)
 		if err := RemoveLayers(ctx, l); err != nil {
-			ctx.Notef("reclaim the layers of a dead --rm run (%s): %v", l.Dir, err)
+			ctx.Notef("reclaim the layers of a dead run (%s): %v", l.Dir, err)
 		}
 	}
 }
@@ -229,7 +268,7 @@ func reclaimLayers(ctx *steps.Context, root string) {
 // and the container's directory if nothing else is left in it. Exported for
 // the lab (lab/08-overlay), whose Cleanup calls it.
 func RemoveLayers(ctx *steps.Context, l Layers) error {
-	for _, d := range []string{l.Init, l.Upper, l.Work, l.Merged} {
+	for _, d := range []string{l.Init, l.Upper, l.Work, l.Merged, l.Lower} {
 		if _, err := os.Lstat(d); err != nil {
 			continue
 		}
