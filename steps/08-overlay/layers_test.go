@@ -157,4 +157,3 @@ func TestAtLeast(t *testing.T) {
 		}
 	}
 }
-
