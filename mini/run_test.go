@@ -35,7 +35,7 @@ func TestParseRunEnv(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := []string{"PATH=/bin", "HOSTNAME=box", "HOME=/root", "A=2", "FROM_HOST=yes"}
+	want := []string{"PATH=/bin", "HOSTNAME=box", "A=2", "FROM_HOST=yes"}
 	if diff := cmp.Diff(want, spec.Env); diff != "" {
 		t.Errorf("env (-want +got):\n%s", diff)
 	}

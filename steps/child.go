@@ -82,6 +82,17 @@ func Init(recipe func(spec *Spec) []Step) int {
 			}
 		}
 	}
+	// --user, with step 9's hooks around it: see PreUserer and PreExecer.
+	for _, s := range active {
+		if h, ok := s.(PreUserer); ok {
+			if err := h.PreUser(ctx.For(s)); err != nil {
+				return fail(125, fmt.Errorf("step %d (%s): %w", s.Number(), s.Name(), err))
+			}
+		}
+	}
+	if err := SwitchUser(ctx); err != nil {
+		return fail(125, err)
+	}
 
 	if spec.Dir != "" {
 		ctx.Tracef("chdir(%q)", spec.Dir)
@@ -99,6 +110,13 @@ func Init(recipe func(spec *Spec) []Step) int {
 	ctx.Tracef("close_range(3, ~0, CLOSE_RANGE_CLOEXEC): the command gets fds 0, 1 and 2 only")
 	if err := closeOnExecFrom(3); err != nil {
 		return fail(125, err)
+	}
+	for _, s := range active {
+		if h, ok := s.(PreExecer); ok {
+			if err := h.PreExec(ctx.For(s)); err != nil {
+				return fail(125, fmt.Errorf("step %d (%s): %w", s.Number(), s.Name(), err))
+			}
+		}
 	}
 	ctx.Tracef("execve(%q, %q)", path, spec.Args)
 	err = unix.Exec(path, spec.Args, spec.Env)

@@ -1,0 +1,155 @@
+// Package security is step 9: what a container may do, once it has its own
+// namespaces, is cut down to what docker allows. Its root keeps 14 of the
+// 41 capabilities, a seccomp filter refuses the system calls docker's
+// default profile refuses, and /proc and /sys hide or freeze the files that
+// reach the host's kernel. See docs/09-security.md, capabilities(7),
+// seccomp(2) and prctl(2).
+package security
+
+import (
+	"fmt"
+	"strings"
+
+	"golang.org/x/sys/unix"
+
+	"mini/steps"
+)
+
+// Step is step 9.
+type Step struct{}
+
+func (Step) Number() int  { return 9 }
+func (Step) Name() string { return "security" }
+
+// Validate decides everything on the host, before anything is made: the
+// capability set, no_new_privs, and the seccomp filter, compiled here so
+// that a bad profile fails with nothing to undo. The child gets them in the
+// spec.
+func (Step) Validate(ctx *steps.Context) error {
+	spec := ctx.Spec
+	o, err := parseOptions(spec.SecurityOpt)
+	if err != nil {
+		return err
+	}
+	caps, err := CapSet(DefaultCaps, spec.CapAdd, spec.CapDrop, spec.Privileged)
+	if err != nil {
+		return err
+	}
+	spec.Caps, spec.NoNewPrivileges, spec.Unmasked = caps, o.noNewPrivs, o.unmasked || spec.Privileged
+	if spec.Privileged {
+		ctx.Tracef("--privileged: every capability, no seccomp filter, no masked or read-only paths, as docker")
+		if o.seccomp == "" {
+			return nil // docker applies a profile to a privileged container only when one is named
+		}
+	}
+	ctx.Tracef("capabilities: %s", capList(capMask(caps)))
+	p, what, err := profile(o.seccomp, caps)
+	if err != nil {
+		return err
+	}
+	if p == nil {
+		ctx.Tracef("seccomp: %s: no filter", what)
+		return nil
+	}
+	prog, flags, err := compile(p, what)
+	if err != nil {
+		return err
+	}
+	ctx.Tracef("seccomp: %s, %s, %d rules -> %d BPF instructions:", what, strings.TrimPrefix(string(p.DefaultAction), "SCMP_ACT_"), len(p.Syscalls), len(prog.ins))
+	for i, in := range prog.ins {
+		ctx.Tracef("%s", disasm(i, in, prog.notes[i]))
+	}
+	spec.Seccomp, spec.SeccompFlags = encode(prog.ins), flags
+	return nil
+}
+
+// Init runs in the child once / is the image and step 3 has mounted /proc
+// and /sys: it masks and freezes docker's paths there.
+func (Step) Init(ctx *steps.Context) error {
+	if ctx.Spec.Unmasked {
+		ctx.Tracef("no masked or read-only paths (--privileged or systempaths=unconfined)")
+		return nil
+	}
+	for _, p := range MaskedPaths {
+		if err := mask(ctx, p); err != nil {
+			return err
+		}
+	}
+	for _, p := range ReadonlyPaths {
+		if err := readOnly(ctx, p); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// PreUser runs before the switch to --user: see BeforeUser.
+func (Step) PreUser(ctx *steps.Context) error { return BeforeUser(ctx) }
+
+// PreExec runs just before execve: see BeforeExec.
+func (Step) PreExec(ctx *steps.Context) error { return BeforeExec(ctx) }
+
+// BeforeUser and BeforeExec are step 9's part in starting any process in
+// the container, around the engine's switch to --user (steps.SwitchUser):
+// PreUser and PreExec call them, and so may a command that starts another
+// process in a running container, to give it the same capabilities and
+// filter. They read ctx.Spec, as Validate filled it in.
+//
+// The order is runc's, and the kernel's rules make it:
+//   - the bounding set is cut while the process has CAP_SETPCAP;
+//   - PR_SET_KEEPCAPS keeps the permitted set across setuid(2) to another
+//     user, which would otherwise empty it, so the final sets can still be
+//     set after the switch, by capset(2);
+//   - seccomp(2) needs no_new_privs or CAP_SYS_ADMIN. With no_new_privs the
+//     filter goes last, so it sees only the execve; without, it goes first,
+//     while the container's root has every capability, and the calls after
+//     it (prctl, setgroups, setgid, setuid, chdir, capset, execve) are ones
+//     the profile must allow (docker's does).
+func BeforeUser(ctx *steps.Context) error {
+	spec := ctx.Spec
+	if spec.Seccomp != nil && !spec.NoNewPrivileges {
+		ctx.Tracef("no no_new_privs: the filter goes on now, while CAP_SYS_ADMIN is still there")
+		if err := loadFilter(ctx, spec.Seccomp, spec.SeccompFlags); err != nil {
+			return err
+		}
+	}
+	last := lastCap()
+	keep := wanted(spec, last)
+	if extra := keep &^ (1<<(last+1) - 1); extra != 0 {
+		return fmt.Errorf("capabilities %s are newer than this kernel, whose last is %s: drop them", capList(extra), capName(last))
+	}
+	if err := dropBounding(ctx, keep, last); err != nil {
+		return err
+	}
+	ctx.Tracef("prctl(PR_SET_KEEPCAPS, 1): the permitted set survives the switch to --user")
+	if err := unix.Prctl(unix.PR_SET_KEEPCAPS, 1, 0, 0, 0); err != nil {
+		return fmt.Errorf("prctl(PR_SET_KEEPCAPS, 1): %w", err)
+	}
+	return nil
+}
+
+// BeforeExec sets the final capability sets, then no_new_privs and the
+// filter, as the last things before execve(2).
+func BeforeExec(ctx *steps.Context) error {
+	spec := ctx.Spec
+	if err := unix.Prctl(unix.PR_SET_KEEPCAPS, 0, 0, 0, 0); err != nil {
+		return fmt.Errorf("prctl(PR_SET_KEEPCAPS, 0): %w", err)
+	}
+	if err := setCaps(ctx, wanted(spec, lastCap())); err != nil {
+		return err
+	}
+	if !spec.NoNewPrivileges {
+		return nil
+	}
+	// no_new_privs (prctl(2), Linux 3.5): execve can no longer raise
+	// privileges, through set-user-ID bits or file capabilities; kept
+	// across fork and execve, and never unset.
+	ctx.Tracef("prctl(PR_SET_NO_NEW_PRIVS, 1)")
+	if err := unix.Prctl(unix.PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0); err != nil {
+		return fmt.Errorf("prctl(PR_SET_NO_NEW_PRIVS): %w", err)
+	}
+	if spec.Seccomp != nil {
+		return loadFilter(ctx, spec.Seccomp, spec.SeccompFlags)
+	}
+	return nil
+}
