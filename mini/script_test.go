@@ -24,7 +24,11 @@ import (
 const noSkipVar = "MINI_NO_SKIP"
 
 func TestMain(m *testing.M) {
-	os.Exit(testscript.RunMain(m, map[string]func() int{"mini": Main}))
+	code := testscript.RunMain(m, map[string]func() int{"mini": Main})
+	if probe.dir != "" {
+		os.RemoveAll(probe.dir)
+	}
+	os.Exit(code)
 }
 
 // TestScripts runs the scenarios in testdata/script. Each runs real

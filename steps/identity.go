@@ -180,26 +180,30 @@ func SwitchUser(ctx *Context) error {
 	} else {
 		ctx.Tracef("setgroups(%v)", id.Groups)
 		if err := unix.Setgroups(id.Groups); err != nil {
-			return fmt.Errorf("setgroups %v: %w%s", id.Groups, err, unmappedHint(err, "gid", id.Groups...))
+			return fmt.Errorf("setgroups %v: %w%s", id.Groups, err, unmappedHint(err, "gid", spec.GIDMap))
 		}
 	}
 	ctx.Tracef("setgid(%d)", id.GID)
 	if err := unix.Setgid(id.GID); err != nil {
-		return fmt.Errorf("setgid %d: %w%s", id.GID, err, unmappedHint(err, "gid", id.GID))
+		return fmt.Errorf("setgid %d: %w%s", id.GID, err, unmappedHint(err, "gid", spec.GIDMap))
 	}
 	ctx.Tracef("setuid(%d)", id.UID)
 	if err := unix.Setuid(id.UID); err != nil {
-		return fmt.Errorf("setuid %d: %w%s", id.UID, err, unmappedHint(err, "uid", id.UID))
+		return fmt.Errorf("setuid %d: %w%s", id.UID, err, unmappedHint(err, "uid", spec.UIDMap))
 	}
 	return nil
 }
 
 // unmappedHint explains EINVAL: an id the user namespace does not map.
-func unmappedHint(err error, kind string, ids ...int) string {
+func unmappedHint(err error, kind string, maps []IDMap) string {
 	if !errors.Is(err, unix.EINVAL) {
 		return ""
 	}
-	return fmt.Sprintf(" (%s %v is not mapped in the container's user namespace: use an id the map covers, see --%smap)", kind, ids, kind)
+	var covers []string
+	for _, m := range maps {
+		covers = append(covers, fmt.Sprintf("%d to %d", m.ContainerID, m.ContainerID+m.Size-1))
+	}
+	return fmt.Sprintf(" (the container's user namespace maps %ss %s only: use one of those, or see --%smap)", kind, strings.Join(covers, ", "), kind)
 }
 
 // readIDFile reads the container's /etc/passwd or /etc/group: a regular
