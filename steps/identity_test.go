@@ -32,11 +32,11 @@ func TestLookupUser(t *testing.T) {
 	}{
 		{"root", Identity{0, 0, []int{0, 10}, "/root"}},
 		{"0", Identity{0, 0, []int{0, 10}, "/root"}},
-		{"app", Identity{1000, 1000, []int{1000, 10, 50}, "/home/app"}}, // the first entry wins
+		{"app", Identity{1000, 1000, []int{1000, 10, 50}, "/home/app"}},     // the first entry wins
 		{"1001", Identity{1001, 1001, []int{1001, 10, 50}, "/home/second"}}, // groups by its name, app
-		{"app:staff", Identity{1000, 50, []int{50}, "/home/app"}},   // an explicit group: that one only
-		{"app:4242", Identity{1000, 4242, []int{4242}, "/home/app"}}, // a number needs no entry
-		{"4242", Identity{4242, 0, []int{0}, "/"}},                   // neither does a user's
+		{"app:staff", Identity{1000, 50, []int{50}, "/home/app"}},           // an explicit group: that one only
+		{"app:4242", Identity{1000, 4242, []int{4242}, "/home/app"}},        // a number needs no entry
+		{"4242", Identity{4242, 0, []int{0}, "/"}},                          // neither does a user's
 		{"4242:nogroup", Identity{4242, 65534, []int{65534}, "/"}},
 		{"nohome", Identity{1002, 1002, []int{1002}, "/"}},
 		{"daemon", Identity{1, 1, []int{1, 50}, "/usr/sbin"}},

@@ -28,19 +28,19 @@ import (
 type arch struct{ sys, scmp, audit string }
 
 var (
-	x86     = arch{"386", "SCMP_ARCH_X86", "AUDIT_ARCH_I386"}
-	x86_64  = arch{"amd64", "SCMP_ARCH_X86_64", "AUDIT_ARCH_X86_64"}
-	arm     = arch{"arm", "SCMP_ARCH_ARM", "AUDIT_ARCH_ARM"}
-	aarch64 = arch{"arm64", "SCMP_ARCH_AARCH64", "AUDIT_ARCH_AARCH64"}
-	loong64 = arch{"loong64", "SCMP_ARCH_LOONGARCH64", "AUDIT_ARCH_LOONGARCH64"}
-	mips    = arch{"mips", "SCMP_ARCH_MIPS", "AUDIT_ARCH_MIPS"}
-	mipsel  = arch{"mipsle", "SCMP_ARCH_MIPSEL", "AUDIT_ARCH_MIPSEL"}
-	mips64  = arch{"mips64", "SCMP_ARCH_MIPS64", "AUDIT_ARCH_MIPS64"}
+	x86      = arch{"386", "SCMP_ARCH_X86", "AUDIT_ARCH_I386"}
+	x86_64   = arch{"amd64", "SCMP_ARCH_X86_64", "AUDIT_ARCH_X86_64"}
+	arm      = arch{"arm", "SCMP_ARCH_ARM", "AUDIT_ARCH_ARM"}
+	aarch64  = arch{"arm64", "SCMP_ARCH_AARCH64", "AUDIT_ARCH_AARCH64"}
+	loong64  = arch{"loong64", "SCMP_ARCH_LOONGARCH64", "AUDIT_ARCH_LOONGARCH64"}
+	mips     = arch{"mips", "SCMP_ARCH_MIPS", "AUDIT_ARCH_MIPS"}
+	mipsel   = arch{"mipsle", "SCMP_ARCH_MIPSEL", "AUDIT_ARCH_MIPSEL"}
+	mips64   = arch{"mips64", "SCMP_ARCH_MIPS64", "AUDIT_ARCH_MIPS64"}
 	mipsel64 = arch{"mips64le", "SCMP_ARCH_MIPSEL64", "AUDIT_ARCH_MIPSEL64"}
-	ppc64   = arch{"ppc64", "SCMP_ARCH_PPC64", "AUDIT_ARCH_PPC64"}
-	ppc64le = arch{"ppc64le", "SCMP_ARCH_PPC64LE", "AUDIT_ARCH_PPC64LE"}
-	riscv64 = arch{"riscv64", "SCMP_ARCH_RISCV64", "AUDIT_ARCH_RISCV64"}
-	s390x   = arch{"s390x", "SCMP_ARCH_S390X", "AUDIT_ARCH_S390X"}
+	ppc64    = arch{"ppc64", "SCMP_ARCH_PPC64", "AUDIT_ARCH_PPC64"}
+	ppc64le  = arch{"ppc64le", "SCMP_ARCH_PPC64LE", "AUDIT_ARCH_PPC64LE"}
+	riscv64  = arch{"riscv64", "SCMP_ARCH_RISCV64", "AUDIT_ARCH_RISCV64"}
+	s390x    = arch{"s390x", "SCMP_ARCH_S390X", "AUDIT_ARCH_S390X"}
 )
 
 // builds are the GOARCHes Go builds mini for on Linux, each with the tables
