@@ -185,16 +185,6 @@ func lastCap() int {
 	return unix.CAP_LAST_CAP
 }
 
-// wanted is the mask of the container's capabilities: ctx.Spec.Caps, or
-// every one this kernel has with --privileged (some may be newer than
-// mini's table).
-func wanted(spec *steps.Spec, last int) uint64 {
-	if spec.Privileged {
-		return 1<<(last+1) - 1
-	}
-	return capMask(spec.Caps)
-}
-
 // dropBounding takes every capability the container does not get out of
 // the bounding set, with prctl(PR_CAPBSET_DROP): no execve can give them
 // back, not even of a set-user-ID-root or file-capability program. It needs

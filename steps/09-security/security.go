@@ -106,17 +106,12 @@ func (Step) PreExec(ctx *steps.Context) error { return BeforeExec(ctx) }
 //     it (prctl, setgroups, setgid, setuid, chdir, capset, execve) are ones
 //     the profile must allow (docker's does).
 func BeforeUser(ctx *steps.Context) error {
-	spec := ctx.Spec
-	if spec.Seccomp != nil && !spec.NoNewPrivileges {
-		ctx.Tracef("no no_new_privs: the filter goes on now, while CAP_SYS_ADMIN is still there")
-		if err := loadFilter(ctx, spec.Seccomp, spec.SeccompFlags); err != nil {
-			return err
-		}
+	if err := FilterEarly(ctx); err != nil {
+		return err
 	}
-	last := lastCap()
-	keep := wanted(spec, last)
-	if extra := keep &^ (1<<(last+1) - 1); extra != 0 {
-		return fmt.Errorf("capabilities %s are newer than this kernel, whose last is %s: drop them", capList(extra), capName(last))
+	keep, last, err := Wanted(ctx.Spec)
+	if err != nil {
+		return err
 	}
 	if err := dropBounding(ctx, keep, last); err != nil {
 		return err
@@ -131,25 +126,60 @@ func BeforeUser(ctx *steps.Context) error {
 // BeforeExec sets the final capability sets, then no_new_privs and the
 // filter, as the last things before execve(2).
 func BeforeExec(ctx *steps.Context) error {
-	spec := ctx.Spec
 	if err := unix.Prctl(unix.PR_SET_KEEPCAPS, 0, 0, 0, 0); err != nil {
 		return fmt.Errorf("prctl(PR_SET_KEEPCAPS, 0): %w", err)
 	}
-	if err := setCaps(ctx, wanted(spec, lastCap())); err != nil {
+	keep, _, err := Wanted(ctx.Spec)
+	if err != nil {
 		return err
 	}
-	if !spec.NoNewPrivileges {
+	if err := setCaps(ctx, keep); err != nil {
+		return err
+	}
+	return FilterLast(ctx)
+}
+
+// Wanted is the mask of the container's capabilities (bit n for capability
+// n), and the highest capability this kernel has: spec.Caps, or every one
+// the kernel has with --privileged (some may be newer than mini's table).
+func Wanted(spec *steps.Spec) (keep uint64, last int, err error) {
+	last = lastCap()
+	all := uint64(1)<<(last+1) - 1
+	if spec.Privileged {
+		return all, last, nil
+	}
+	keep = capMask(spec.Caps)
+	if extra := keep &^ all; extra != 0 {
+		return 0, 0, fmt.Errorf("capabilities %s are newer than this kernel, whose last is %s: drop them", capList(extra), capName(last))
+	}
+	return keep, last, nil
+}
+
+// FilterEarly installs the seccomp filter now, while the container's root
+// still has every capability, when the container runs without no_new_privs:
+// seccomp(2) then demands CAP_SYS_ADMIN, which the final sets may lack.
+func FilterEarly(ctx *steps.Context) error {
+	if ctx.Spec.Seccomp == nil || ctx.Spec.NoNewPrivileges {
 		return nil
 	}
-	// no_new_privs (prctl(2), Linux 3.5): execve can no longer raise
-	// privileges, through set-user-ID bits or file capabilities; kept
-	// across fork and execve, and never unset.
+	ctx.Tracef("no no_new_privs: the filter goes on now, while CAP_SYS_ADMIN is still there")
+	return loadFilter(ctx, ctx.Spec.Seccomp, ctx.Spec.SeccompFlags)
+}
+
+// FilterLast sets no_new_privs (prctl(2), Linux 3.5: execve can no longer
+// raise privileges, through set-user-ID bits or file capabilities; kept
+// across fork and execve, and never unset), when asked, and then installs
+// the filter, the last thing before execve.
+func FilterLast(ctx *steps.Context) error {
+	if !ctx.Spec.NoNewPrivileges {
+		return nil
+	}
 	ctx.Tracef("prctl(PR_SET_NO_NEW_PRIVS, 1)")
 	if err := unix.Prctl(unix.PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0); err != nil {
 		return fmt.Errorf("prctl(PR_SET_NO_NEW_PRIVS): %w", err)
 	}
-	if spec.Seccomp != nil {
-		return loadFilter(ctx, spec.Seccomp, spec.SeccompFlags)
+	if ctx.Spec.Seccomp == nil {
+		return nil
 	}
-	return nil
+	return loadFilter(ctx, ctx.Spec.Seccomp, ctx.Spec.SeccompFlags)
 }
