@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"fmt"
 	"math/rand/v2"
+	"runtime"
 	"strings"
 	"testing"
 
@@ -106,6 +107,13 @@ func TestDefaultProfile(t *testing.T) {
 		copy(d.args[:], args)
 		return d
 	}
+	// clone's flags: its first argument, its second on s390x.
+	clone := func(flags uint64) seccompData {
+		if runtime.GOARCH == "s390x" {
+			return call("clone", 0, flags)
+		}
+		return call("clone", flags)
+	}
 	enosys := unix.SECCOMP_RET_ERRNO | uint32(unix.ENOSYS)
 	for _, tc := range []struct {
 		what string
@@ -118,8 +126,8 @@ func TestDefaultProfile(t *testing.T) {
 		{"unshare", call("unshare", unix.CLONE_NEWNS), eperm},
 		{"add_key", call("add_key"), eperm},
 		{"keyctl", call("keyctl"), eperm},
-		{"clone of a thread", call("clone", unix.CLONE_VM|unix.CLONE_THREAD|unix.CLONE_SIGHAND), allow},
-		{"clone of a user namespace", call("clone", unix.CLONE_NEWUSER|uint64(unix.SIGCHLD)), eperm},
+		{"clone of a thread", clone(unix.CLONE_VM | unix.CLONE_THREAD | unix.CLONE_SIGHAND), allow},
+		{"clone of a user namespace", clone(unix.CLONE_NEWUSER | uint64(unix.SIGCHLD)), eperm},
 		{"clone3: ENOSYS, so the C library falls back to clone", call("clone3"), enosys},
 		{"socket(AF_INET)", call("socket", unix.AF_INET), allow},
 		{"socket(AF_VSOCK)", call("socket", unix.AF_VSOCK), eperm},
@@ -171,7 +179,7 @@ func TestDefaultProfileSysAdmin(t *testing.T) {
 			t.Errorf("%s with CAP_SYS_ADMIN: %#x, want ALLOW", name, got)
 		}
 	}
-	d := seccompData{nr: nr(t, native, "clone"), arch: native.audit, args: [6]uint64{unix.CLONE_NEWUSER}}
+	d := seccompData{nr: nr(t, native, "clone"), arch: native.audit, args: [6]uint64{unix.CLONE_NEWUSER, unix.CLONE_NEWUSER}}
 	if got := run(t, prog, d); got != allow {
 		t.Errorf("clone(CLONE_NEWUSER) with CAP_SYS_ADMIN: %#x, want ALLOW", got)
 	}
