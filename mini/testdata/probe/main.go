@@ -40,7 +40,7 @@ var actions = map[string]func() (string, error){
 	"mount-proc":    func() (string, error) { return mountAt("proc", "proc") },
 	"mount-cgroup2": func() (string, error) { return mountAt("cgroup2", "cgroup2") },
 	"umount-proc":   func() (string, error) { return "", unix.Unmount("/proc", unix.MNT_DETACH) },
-	"unshare-mnt":   unshareMount,
+	"unshare-mnt":   func() (string, error) { return "", onThread(func() error { return unix.Unshare(unix.CLONE_NEWNS) }) },
 	"userns":        userns,
 	"hostname":      func() (string, error) { return "", unix.Sethostname([]byte("probe")) },
 	"sysctl":        func() (string, error) { return openWrite("/proc/sys/net/ipv4/ip_forward") },
@@ -49,7 +49,23 @@ var actions = map[string]func() (string, error){
 	"eth0-mac":      eth0MAC,
 	"raw-socket":    rawSocket,
 	"mkdir":         func() (string, error) { return "", unix.Mkdir("/probe-dir", 0o755) },
-	"true":          func() (string, error) { return "", nil },
+	"keyctl":        keyctl,
+	"unshare-net":   func() (string, error) { return "", onThread(func() error { return unix.Unshare(unix.CLONE_NEWNET) }) },
+	"bpf":           bpfMap,
+	"perf":          perfEvent,
+	"syslog": func() (string, error) {
+		_, err := unix.Klogctl(unix.SYSLOG_ACTION_READ_ALL, make([]byte, 4096))
+		return "", err
+	},
+	"socket-alg":   func() (string, error) { return socket(unix.AF_ALG, unix.SOCK_SEQPACKET) },
+	"socket-vsock": func() (string, error) { return socket(unix.AF_VSOCK, unix.SOCK_STREAM) },
+	"personality":  personality,
+	"chroot":       func() (string, error) { return "", unix.Chroot("/") },
+	"chown":        func() (string, error) { return "", unix.Chown("/probe", 1, 1) },
+	"mknod": func() (string, error) {
+		return "", unix.Mknod("/probe-null", unix.S_IFCHR|0o666, int(unix.Mkdev(1, 3)))
+	},
+	"true": func() (string, error) { return "", nil },
 }
 
 func main() {
@@ -154,10 +170,16 @@ func mountAt(source, fstype string) (string, error) {
 	return "", unix.Unmount("/mnt", unix.MNT_DETACH)
 }
 
-// unshareMount makes a new mount namespace, on a thread of its own.
-func unshareMount() (string, error) {
-	runtime.LockOSThread() // the thread is thrown away with the namespace
-	return "", unix.Unshare(unix.CLONE_NEWNS)
+// onThread runs f on a thread of its own, which goes away with whatever
+// namespace f moved it to: the goroutine ends locked to it, and the Go
+// runtime then ends the thread (runtime.LockOSThread).
+func onThread(f func() error) error {
+	done := make(chan error)
+	go func() {
+		runtime.LockOSThread()
+		done <- f()
+	}()
+	return <-done
 }
 
 // userns starts a child in a new user namespace, with clone(2): a Go
@@ -215,3 +237,51 @@ func rawSocket() (string, error) {
 	}
 	return "", unix.Close(fd)
 }
+
+// keyctl asks for the session keyring's id.
+func keyctl() (string, error) {
+	_, err := unix.KeyctlGetKeyringID(unix.KEY_SPEC_SESSION_KEYRING, false)
+	return "", err
+}
+
+// bpfMap creates a one-entry BPF array map (bpf(2)), and closes it.
+func bpfMap() (string, error) {
+	attr := [4]uint32{unix.BPF_MAP_TYPE_ARRAY, 4, 4, 1} // type, key size, value size, entries
+	fd, _, errno := unix.Syscall(unix.SYS_BPF, unix.BPF_MAP_CREATE, uintptr(unsafe.Pointer(&attr)), unsafe.Sizeof(attr))
+	if errno != 0 {
+		return "", errno
+	}
+	return "", unix.Close(int(fd))
+}
+
+// perfEvent opens a software counter on itself (perf_event_open(2)).
+func perfEvent() (string, error) {
+	attr := unix.PerfEventAttr{Type: unix.PERF_TYPE_SOFTWARE, Config: unix.PERF_COUNT_SW_CPU_CLOCK}
+	attr.Size = uint32(unsafe.Sizeof(attr))
+	fd, err := unix.PerfEventOpen(&attr, 0, -1, -1, unix.PERF_FLAG_FD_CLOEXEC)
+	if err != nil {
+		return "", err
+	}
+	return "", unix.Close(fd)
+}
+
+func socket(domain, typ int) (string, error) {
+	fd, err := unix.Socket(domain, typ|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		return "", err
+	}
+	return "", unix.Close(fd)
+}
+
+// personality asks for an execution domain docker's profile does not
+// list: ADDR_NO_RANDOMIZE (linux/personality.h), which turns address space
+// randomization off.
+func personality() (string, error) {
+	_, _, errno := unix.Syscall(unix.SYS_PERSONALITY, addrNoRandomize, 0, 0)
+	if errno != 0 {
+		return "", errno
+	}
+	return "", nil
+}
+
+const addrNoRandomize = 0x0040000
