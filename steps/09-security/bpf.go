@@ -1,10 +1,11 @@
 package security
 
 import (
+	"cmp"
 	"encoding/binary"
 	"errors"
 	"fmt"
-	"sort"
+	"slices"
 	"strings"
 	"syscall"
 
@@ -65,15 +66,27 @@ const (
 const maxProgram = 4096
 
 // program is a filter being written: its instructions, and beside each a
-// note for --trace.
+// note for --trace, when trace is set (writing the notes costs more than
+// writing the program).
 type program struct {
 	ins   []unix.SockFilter
 	notes []string
+	trace bool
 }
 
 func (p *program) emit(code uint16, jt, jf uint8, k uint32, note string) {
 	p.ins = append(p.ins, unix.SockFilter{Code: code, Jt: jt, Jf: jf, K: k})
-	p.notes = append(p.notes, note)
+	if p.trace {
+		p.notes = append(p.notes, note)
+	}
+}
+
+// note formats a note, only when the program keeps them.
+func (p *program) note(format string, args ...any) string {
+	if !p.trace {
+		return ""
+	}
+	return fmt.Sprintf(format, args...)
 }
 
 func (p *program) append(q *program) {
@@ -81,17 +94,24 @@ func (p *program) append(q *program) {
 	p.notes = append(p.notes, q.notes...)
 }
 
-// rule is one rule of a profile for one system call: argument conditions
-// that must all hold, and the answer then.
+// rule is one rule of a profile: argument conditions that must all hold,
+// and the answer then.
 type rule struct {
 	ret  uint32
 	what string // the answer, for the trace: ALLOW, ERRNO(EPERM)
 	args []specs.LinuxSeccompArg
 }
 
+// named is one system call name of a rule, in the profile's order.
+type named struct {
+	name string
+	rule int // index in the rules
+}
+
 // compile writes the filter for profile p, as the profile library resolved
-// it for this container. source names the profile in errors.
-func compile(p *specs.LinuxSeccomp, source string) (*program, uint, error) {
+// it for this container; with trace, the program keeps a note beside each
+// instruction. source names the profile in errors.
+func compile(p *specs.LinuxSeccomp, source string, trace bool) (*program, uint, error) {
 	def, defWhat, err := answer(p.DefaultAction, p.DefaultErrnoRet)
 	if err != nil {
 		return nil, 0, fmt.Errorf("%s: defaultAction: %w", source, err)
@@ -100,9 +120,8 @@ func compile(p *specs.LinuxSeccomp, source string) (*program, uint, error) {
 	if err != nil {
 		return nil, 0, fmt.Errorf("%s: %w", source, err)
 	}
-	// Rules by system call name, in the profile's order.
-	byName := map[string][]rule{}
-	var names []string
+	rules := make([]rule, 0, len(p.Syscalls))
+	names := make([]named, 0, 512)
 	for _, sc := range p.Syscalls {
 		ret, what, err := answer(sc.Action, sc.ErrnoRet)
 		if err != nil {
@@ -117,21 +136,19 @@ func compile(p *specs.LinuxSeccomp, source string) (*program, uint, error) {
 			if !knownName(n) && !dockerName(n) {
 				return nil, 0, fmt.Errorf("%s: unknown system call %q: it is no call of any architecture (golang.org/x/sys's tables, docker's default profile)", source, n)
 			}
-			if _, seen := byName[n]; !seen {
-				names = append(names, n)
-			}
-			byName[n] = append(byName[n], rule{ret: ret, what: what, args: sc.Args})
+			names = append(names, named{n, len(rules)})
 		}
+		rules = append(rules, rule{ret: ret, what: what, args: sc.Args})
 	}
 	// An allow-list answers ENOSYS for calls newer than the profile, as
 	// runc's filters do; a deny-list (default allow) lets them run.
 	stub := !isAllow(p.DefaultAction)
 
-	prog := &program{}
+	prog := &program{trace: trace}
 	var sections []*program
 	tabs := filterTables(p.Architectures)
 	for _, t := range tabs {
-		s, err := section(t, names, byName, def, defWhat, stub)
+		s, err := section(t, names, rules, def, defWhat, stub, trace)
 		if err != nil {
 			return nil, 0, fmt.Errorf("%s: %w", source, err)
 		}
@@ -179,180 +196,197 @@ func containsTable(list []*table, t *table) bool {
 	return false
 }
 
-// section writes the part of the filter for one architecture.
-func section(t *table, names []string, byName map[string][]rule, def uint32, defWhat string, stub bool) (*program, error) {
-	// The profile's system calls by number on this architecture; a name
-	// this architecture does not have (arm_fadvise64_64 on x86-64) is
-	// skipped, as libseccomp skips it.
-	byNr := map[uint32][]rule{}
-	nrName := map[uint32]string{}
-	var last uint32
-	for _, n := range names {
-		nr, ok := t.number(n)
-		if !ok {
-			continue
-		}
-		byNr[nr] = append(byNr[nr], byName[n]...)
-		if nrName[nr] == "" {
-			nrName[nr] = n
-		}
-		last = max(last, nr)
-	}
-	nrs := make([]uint32, 0, len(byNr))
-	for nr := range byNr {
-		nrs = append(nrs, nr)
-	}
-	sort.Slice(nrs, func(i, j int) bool { return nrs[i] < nrs[j] })
+// hit is a name of the profile that this architecture has, by its number
+// and its index in the profile's names (no pointer: sorting moves it).
+type hit struct {
+	nr   uint32
+	name int32
+}
 
-	s := &program{}
+// section writes the part of the filter for one architecture.
+func section(t *table, names []named, rules []rule, def uint32, defWhat string, stub, trace bool) (*program, error) {
+	// The profile's names by number on this architecture, in the profile's
+	// order for each number. A name this architecture does not have
+	// (arm_fadvise64_64 on x86-64) is skipped, as libseccomp skips it.
+	hits := make([]hit, 0, len(names))
+	for i, n := range names {
+		if nr, ok := t.number(n.name); ok {
+			hits = append(hits, hit{nr, int32(i)})
+		}
+	}
+	// By number, then in the profile's order.
+	slices.SortFunc(hits, func(a, b hit) int { return cmp.Or(cmp.Compare(a.nr, b.nr), cmp.Compare(a.name, b.name)) })
+
+	s := &program{trace: trace}
 	s.emit(opLd, 0, 0, offNr, t.arch+": A = seccomp_data.nr")
-	if stub && len(nrs) > 0 {
+	if stub && len(hits) > 0 {
 		if t.arch == "SCMP_ARCH_S390X" {
 			// On s390x, calls above 255 go through the number 0 and come
 			// here as 0 when the kernel does not know them (as runc does).
 			s.emit(opJeq, 0, 1, 0, "s390x: a call this kernel does not know")
 			s.emit(opRet, 0, 0, unix.SECCOMP_RET_ERRNO|uint32(unix.ENOSYS), "ERRNO(ENOSYS)")
 		}
-		s.emit(opJgt, 0, 1, last, fmt.Sprintf("above %s, the profile's last call here", nrName[last]))
+		last := hits[len(hits)-1]
+		s.emit(opJgt, 0, 1, last.nr, s.note("above %s, the profile's last call here", names[last.name].name))
 		s.emit(opRet, 0, 0, unix.SECCOMP_RET_ERRNO|uint32(unix.ENOSYS), "ERRNO(ENOSYS): newer than the profile")
 	}
-	for i := 0; i < len(nrs); i++ {
-		nr := nrs[i]
-		block, err := rulesCode(byNr[nr], def, defWhat, nrName[nr])
-		if err != nil {
+	block := &program{trace: trace} // one call's rules, written again for each
+	for i := 0; i < len(hits); {
+		// hits[i:j] are the names of one number, the rules of one call.
+		j := i + 1
+		for j < len(hits) && hits[j].nr == hits[i].nr {
+			j++
+		}
+		call := hits[i:j]
+		nr, name := call[0].nr, names[call[0].name].name
+		ret, ok := simple(call, names, rules)
+		if ok {
+			// No argument to check: one answer. A run of consecutive
+			// calls with the same one is one range test.
+			k, end := j, j
+			for k < len(hits) && hits[k].nr == hits[end-1].nr+1 {
+				e := k + 1
+				for e < len(hits) && hits[e].nr == hits[k].nr {
+					e++
+				}
+				if r, ok := simple(hits[k:e], names, rules); !ok || r != ret {
+					break
+				}
+				k, end = e, e
+			}
+			what := rules[names[call[0].name].rule].what
+			if end > j {
+				top := hits[end-1]
+				topName := names[top.name].name
+				s.emit(opJgt, 2, 0, top.nr, s.note("above %s (%d) to %s (%d): on", name, nr, topName, top.nr))
+				s.emit(opJge, 0, 1, nr, s.note("%s (%d) to %s (%d)", name, nr, topName, top.nr))
+			} else {
+				s.emit(opJeq, 0, 1, nr, name)
+			}
+			s.emit(opRet, 0, 0, ret, what)
+			i = end
+			continue
+		}
+		block.ins, block.notes = block.ins[:0], block.notes[:0]
+		if err := rulesCode(block, call, names, rules, def, defWhat); err != nil {
 			return nil, err
 		}
-		if len(block.ins) == 1 {
-			// No argument checks: one answer. A run of consecutive calls
-			// with the same one is one range test, not a test per call.
-			j := i
-			for j+1 < len(nrs) && nrs[j+1] == nrs[j]+1 && simple(byNr[nrs[j+1]], block.ins[0].K) {
-				j++
-			}
-			if j > i {
-				what := fmt.Sprintf("%s (%d) to %s (%d)", nrName[nr], nr, nrName[nrs[j]], nrs[j])
-				s.emit(opJgt, 2, 0, nrs[j], "above "+what+": on")
-				s.emit(opJge, 0, 1, nr, what)
-				s.append(block)
-				i = j
-				continue
-			}
-		}
 		if len(block.ins) <= 255 {
-			s.emit(opJeq, 0, uint8(len(block.ins)), nr, nrName[nr])
+			s.emit(opJeq, 0, uint8(len(block.ins)), nr, name)
 		} else {
 			// Too far for a conditional jump: over an unconditional one.
-			s.emit(opJeq, 1, 0, nr, nrName[nr])
-			s.emit(opJa, 0, 0, uint32(len(block.ins)), "past "+nrName[nr]+"'s rules")
+			s.emit(opJeq, 1, 0, nr, name)
+			s.emit(opJa, 0, 0, uint32(len(block.ins)), "past "+name+"'s rules")
 		}
 		s.append(block)
+		i = j
 	}
 	s.emit(opRet, 0, 0, def, defWhat+": the default")
 	return s, nil
 }
 
-// simple says whether a call's rules come to one answer, ret, with no
-// argument to check.
-func simple(rules []rule, ret uint32) bool {
-	for _, r := range rules {
-		if len(r.args) > 0 || r.ret != ret {
-			return false
+// simple says whether a call's rules come to one answer with no argument
+// to check, and which.
+func simple(call []hit, names []named, rules []rule) (uint32, bool) {
+	ret := rules[names[call[0].name].rule].ret
+	for _, h := range call {
+		if r := rules[names[h.name].rule]; len(r.args) > 0 || r.ret != ret {
+			return 0, false
 		}
 	}
-	return true
+	return ret, true
 }
 
-// rulesCode writes one system call's rules, ending with a ret whatever
-// happens. libseccomp's order: the rules with argument conditions first,
-// in the profile's order, the first that holds answers; then the call's
-// rule without conditions, if it has one, else the default action.
-func rulesCode(rules []rule, def uint32, defWhat, name string) (*program, error) {
-	b := &program{}
+// rulesCode writes one system call's rules into b, ending with a ret
+// whatever happens. libseccomp's order: the rules with argument conditions
+// first, in the profile's order, the first that holds answers; then the
+// call's rule without conditions, if it has one, else the default action.
+func rulesCode(b *program, call []hit, names []named, rules []rule, def uint32, defWhat string) error {
 	final, finalWhat, unconditional := def, defWhat+": no rule holds", false
-	for _, r := range rules {
+	for _, h := range call {
+		r := rules[names[h.name].rule]
 		if len(r.args) > 0 {
-			b.append(ruleCode(r))
+			ruleCode(b, r)
 			continue
 		}
 		if unconditional && r.ret != final {
-			return nil, fmt.Errorf("%s: two rules without conditions, %s and %s: keep one", name, finalWhat, r.what)
+			return fmt.Errorf("%s: two rules without conditions, %s and %s: keep one", names[h.name].name, finalWhat, r.what)
 		}
 		final, finalWhat, unconditional = r.ret, r.what, true
 	}
 	b.emit(opRet, 0, 0, final, finalWhat)
-	return b, nil
+	return nil
 }
 
-// ruleCode writes one rule: each argument condition jumps past the rule's
-// ret when it does not hold ("fail"), else falls through to the next.
-func ruleCode(r rule) *program {
-	c := &program{}
-	var fails []bool // per instruction: its jt or jf is "fail", patched below
-	var failT []bool
-	emit := func(code uint16, jt, jf uint8, k uint32, note string, ft, ff bool) {
-		c.emit(code, jt, jf, k, note)
-		failT = append(failT, ft)
-		fails = append(fails, ff)
+// ruleCode writes one rule into b: each argument condition jumps past the
+// rule's ret when it does not hold ("fail"), else falls through to the next.
+func ruleCode(b *program, r rule) {
+	type failing struct {
+		at     int
+		onTrue bool // the jump taken when the comparison is true fails
+	}
+	var fails []failing
+	fail := func(code uint16, onTrue bool, k uint32, note string) {
+		fails = append(fails, failing{len(b.ins), onTrue})
+		b.emit(code, 0, 0, k, note)
 	}
 	for _, a := range r.args {
 		lo, hi := argOffsets(a.Index)
 		v := a.Value
-		arg := fmt.Sprintf("args[%d]", a.Index)
 		switch a.Op {
 		case specs.OpEqualTo:
-			emit(opLd, 0, 0, hi, arg+" high", false, false)
-			emit(opJeq, 0, 0, uint32(v>>32), "", false, true)
-			emit(opLd, 0, 0, lo, arg+" low", false, false)
-			emit(opJeq, 0, 0, uint32(v), fmt.Sprintf("%s == %#x", arg, v), false, true)
+			b.emit(opLd, 0, 0, hi, b.note("args[%d] high", a.Index))
+			fail(opJeq, false, uint32(v>>32), "")
+			b.emit(opLd, 0, 0, lo, b.note("args[%d] low", a.Index))
+			fail(opJeq, false, uint32(v), b.note("args[%d] == %#x", a.Index, v))
 		case specs.OpNotEqual:
-			emit(opLd, 0, 0, hi, arg+" high", false, false)
-			emit(opJeq, 0, 2, uint32(v>>32), "high words differ: holds", false, false)
-			emit(opLd, 0, 0, lo, arg+" low", false, false)
-			emit(opJeq, 0, 0, uint32(v), fmt.Sprintf("%s != %#x", arg, v), true, false)
+			b.emit(opLd, 0, 0, hi, b.note("args[%d] high", a.Index))
+			b.emit(opJeq, 0, 2, uint32(v>>32), "high words differ: holds")
+			b.emit(opLd, 0, 0, lo, b.note("args[%d] low", a.Index))
+			fail(opJeq, true, uint32(v), b.note("args[%d] != %#x", a.Index, v))
 		case specs.OpMaskedEqual:
 			d := a.ValueTwo
-			emit(opLd, 0, 0, hi, arg+" high", false, false)
-			emit(opAnd, 0, 0, uint32(v>>32), "", false, false)
-			emit(opJeq, 0, 0, uint32(d>>32), "", false, true)
-			emit(opLd, 0, 0, lo, arg+" low", false, false)
-			emit(opAnd, 0, 0, uint32(v), "", false, false)
-			emit(opJeq, 0, 0, uint32(d), fmt.Sprintf("%s & %#x == %#x", arg, v, d), false, true)
+			b.emit(opLd, 0, 0, hi, b.note("args[%d] high", a.Index))
+			b.emit(opAnd, 0, 0, uint32(v>>32), "")
+			fail(opJeq, false, uint32(d>>32), "")
+			b.emit(opLd, 0, 0, lo, b.note("args[%d] low", a.Index))
+			b.emit(opAnd, 0, 0, uint32(v), "")
+			fail(opJeq, false, uint32(d), b.note("args[%d] & %#x == %#x", a.Index, v, d))
 		case specs.OpGreaterThan, specs.OpGreaterEqual:
 			// Higher high word: holds; lower: fails; equal: the low words decide.
-			emit(opLd, 0, 0, hi, arg+" high", false, false)
-			emit(opJgt, 3, 0, uint32(v>>32), "", false, false)
-			emit(opJeq, 0, 0, uint32(v>>32), "", false, true)
-			emit(opLd, 0, 0, lo, arg+" low", false, false)
+			b.emit(opLd, 0, 0, hi, b.note("args[%d] high", a.Index))
+			b.emit(opJgt, 3, 0, uint32(v>>32), "")
+			fail(opJeq, false, uint32(v>>32), "")
+			b.emit(opLd, 0, 0, lo, b.note("args[%d] low", a.Index))
 			if a.Op == specs.OpGreaterThan {
-				emit(opJgt, 0, 0, uint32(v), fmt.Sprintf("%s > %#x", arg, v), false, true)
+				fail(opJgt, false, uint32(v), b.note("args[%d] > %#x", a.Index, v))
 			} else {
-				emit(opJge, 0, 0, uint32(v), fmt.Sprintf("%s >= %#x", arg, v), false, true)
+				fail(opJge, false, uint32(v), b.note("args[%d] >= %#x", a.Index, v))
 			}
 		case specs.OpLessThan, specs.OpLessEqual:
-			emit(opLd, 0, 0, hi, arg+" high", false, false)
-			emit(opJgt, 0, 0, uint32(v>>32), "", true, false)
-			emit(opJeq, 0, 2, uint32(v>>32), "lower high word: holds", false, false)
-			emit(opLd, 0, 0, lo, arg+" low", false, false)
+			b.emit(opLd, 0, 0, hi, b.note("args[%d] high", a.Index))
+			fail(opJgt, true, uint32(v>>32), "")
+			b.emit(opJeq, 0, 2, uint32(v>>32), "lower high word: holds")
+			b.emit(opLd, 0, 0, lo, b.note("args[%d] low", a.Index))
 			if a.Op == specs.OpLessThan {
-				emit(opJge, 0, 0, uint32(v), fmt.Sprintf("%s < %#x", arg, v), true, false)
+				fail(opJge, true, uint32(v), b.note("args[%d] < %#x", a.Index, v))
 			} else {
-				emit(opJgt, 0, 0, uint32(v), fmt.Sprintf("%s <= %#x", arg, v), true, false)
+				fail(opJgt, true, uint32(v), b.note("args[%d] <= %#x", a.Index, v))
 			}
 		}
 	}
-	emit(opRet, 0, 0, r.ret, r.what, false, false)
-	// "fail" is the instruction after the ret: from instruction i, skip
-	// the len-i-1 that follow it.
-	for i := range c.ins {
-		skip := uint8(len(c.ins) - i - 1)
-		if failT[i] {
-			c.ins[i].Jt = skip
-		}
-		if fails[i] {
-			c.ins[i].Jf = skip
+	b.emit(opRet, 0, 0, r.ret, r.what)
+	// "fail" is the instruction after the ret: from instruction f, skip
+	// the ones between them.
+	end := len(b.ins)
+	for _, f := range fails {
+		skip := uint8(end - f.at - 1)
+		if f.onTrue {
+			b.ins[f.at].Jt = skip
+		} else {
+			b.ins[f.at].Jf = skip
 		}
 	}
-	return c
 }
 
 // argOffsets are the offsets of the low and high 32 bits of argument i in

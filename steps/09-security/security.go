@@ -51,7 +51,7 @@ func (Step) Validate(ctx *steps.Context) error {
 		ctx.Tracef("seccomp: %s: no filter", what)
 		return nil
 	}
-	prog, flags, err := compile(p, what)
+	prog, flags, err := compile(p, what, spec.Trace)
 	if err != nil {
 		return err
 	}
