@@ -56,8 +56,8 @@ func (Step) Validate(ctx *steps.Context) error {
 		return err
 	}
 	ctx.Tracef("seccomp: %s, %s, %d rules -> %d BPF instructions:", what, strings.TrimPrefix(string(p.DefaultAction), "SCMP_ACT_"), len(p.Syscalls), len(prog.ins))
-	for i, in := range prog.ins {
-		ctx.Tracef("%s", disasm(i, in, prog.notes[i]))
+	for i := range prog.notes { // with --trace only
+		ctx.Tracef("%s", disasm(i, prog.ins[i], prog.notes[i]))
 	}
 	spec.Seccomp, spec.SeccompFlags = encode(prog.ins), flags
 	return nil
