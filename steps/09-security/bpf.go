@@ -230,6 +230,10 @@ func section(t *table, names []named, rules []rule, def uint32, defWhat string, 
 		s.emit(opJgt, 0, 1, last.nr, s.note("above %s, the profile's last call here", names[last.name].name))
 		s.emit(opRet, 0, 0, unix.SECCOMP_RET_ERRNO|uint32(unix.ENOSYS), "ERRNO(ENOSYS): newer than the profile")
 	}
+	// Each call, or run of calls, becomes a test and its answer: an entry,
+	// written into tests; then the entries are laid out as a binary search.
+	tests := &program{trace: trace}
+	var entries []entry
 	block := &program{trace: trace} // one call's rules, written again for each
 	for i := 0; i < len(hits); {
 		// hits[i:j] are the names of one number, the rules of one call.
@@ -239,6 +243,7 @@ func section(t *table, names []named, rules []rule, def uint32, defWhat string, 
 		}
 		call := hits[i:j]
 		nr, name := call[0].nr, names[call[0].name].name
+		start := len(tests.ins)
 		ret, ok := simple(call, names, rules)
 		if ok {
 			// No argument to check: one answer. A run of consecutive
@@ -258,12 +263,13 @@ func section(t *table, names []named, rules []rule, def uint32, defWhat string, 
 			if end > j {
 				top := hits[end-1]
 				topName := names[top.name].name
-				s.emit(opJgt, 2, 0, top.nr, s.note("above %s (%d) to %s (%d): on", name, nr, topName, top.nr))
-				s.emit(opJge, 0, 1, nr, s.note("%s (%d) to %s (%d)", name, nr, topName, top.nr))
+				tests.emit(opJgt, 2, 0, top.nr, tests.note("above %s (%d) to %s (%d): on", name, nr, topName, top.nr))
+				tests.emit(opJge, 0, 1, nr, tests.note("%s (%d) to %s (%d)", name, nr, topName, top.nr))
 			} else {
-				s.emit(opJeq, 0, 1, nr, name)
+				tests.emit(opJeq, 0, 1, nr, name)
 			}
-			s.emit(opRet, 0, 0, ret, what)
+			tests.emit(opRet, 0, 0, ret, what)
+			entries = append(entries, entry{nr, name, start, len(tests.ins)})
 			i = end
 			continue
 		}
@@ -272,17 +278,55 @@ func section(t *table, names []named, rules []rule, def uint32, defWhat string, 
 			return nil, err
 		}
 		if len(block.ins) <= 255 {
-			s.emit(opJeq, 0, uint8(len(block.ins)), nr, name)
+			tests.emit(opJeq, 0, uint8(len(block.ins)), nr, name)
 		} else {
 			// Too far for a conditional jump: over an unconditional one.
-			s.emit(opJeq, 1, 0, nr, name)
-			s.emit(opJa, 0, 0, uint32(len(block.ins)), "past "+name+"'s rules")
+			tests.emit(opJeq, 1, 0, nr, name)
+			tests.emit(opJa, 0, 0, uint32(len(block.ins)), "past "+name+"'s rules")
 		}
-		s.append(block)
+		tests.append(block)
+		entries = append(entries, entry{nr, name, start, len(tests.ins)})
 		i = j
 	}
-	s.emit(opRet, 0, 0, def, defWhat+": the default")
+	s.search(tests, entries, def, defWhat)
 	return s, nil
+}
+
+// entry is the test of one call, or run of calls, from lo up: instructions
+// start to end of a section's tests.
+type entry struct {
+	lo         uint32
+	name       string
+	start, end int
+}
+
+// leafSize is how many entries a leaf of the search tests one after the other.
+const leafSize = 4
+
+// search lays the entries out as a binary search on the call's number,
+// as libseccomp does for runc (SCMP_FLTATR_CTL_OPTIMIZE): a call is found
+// in about log2(entries) comparisons instead of one per entry before it.
+// A node sends the numbers from its middle entry's up to its upper half;
+// a leaf tests its few entries in turn, and answers the default for a
+// number none of them has.
+func (p *program) search(tests *program, es []entry, def uint32, defWhat string) {
+	if len(es) <= leafSize {
+		for _, e := range es {
+			p.ins = append(p.ins, tests.ins[e.start:e.end]...)
+			if p.trace {
+				p.notes = append(p.notes, tests.notes[e.start:e.end]...)
+			}
+		}
+		p.emit(opRet, 0, 0, def, defWhat+": the default")
+		return
+	}
+	m := len(es) / 2
+	lower := &program{trace: p.trace}
+	lower.search(tests, es[:m], def, defWhat)
+	p.emit(opJge, 0, 1, es[m].lo, p.note("from %s (%d) up: the upper half", es[m].name, es[m].lo))
+	p.emit(opJa, 0, 0, uint32(len(lower.ins)), "")
+	p.append(lower)
+	p.search(tests, es[m:], def, defWhat)
 }
 
 // simple says whether a call's rules come to one answer with no argument

@@ -9,6 +9,9 @@ package security
 import (
 	"fmt"
 	"strings"
+	"sync"
+
+	"github.com/opencontainers/runtime-spec/specs-go"
 
 	"golang.org/x/sys/unix"
 
@@ -22,9 +25,11 @@ func (Step) Number() int  { return 9 }
 func (Step) Name() string { return "security" }
 
 // Validate decides everything on the host, before anything is made: the
-// capability set, no_new_privs, and the seccomp filter, compiled here so
-// that a bad profile fails with nothing to undo. The child gets them in the
-// spec.
+// capability set, no_new_privs, and the seccomp filter. A profile file is
+// compiled here, so that a bad one fails with nothing to undo; docker's
+// default profile cannot be wrong, and is compiled in the background while
+// the other steps prepare and the child starts: Attach waits for it
+// (docs/performance.md). The child gets it all in the spec.
 func (Step) Validate(ctx *steps.Context) error {
 	spec := ctx.Spec
 	o, err := parseOptions(spec.SecurityOpt)
@@ -43,23 +48,63 @@ func (Step) Validate(ctx *steps.Context) error {
 		}
 	}
 	ctx.Tracef("capabilities: %s", capList(capMask(caps)))
-	p, what, err := profile(o.seccomp, caps)
-	if err != nil {
-		return err
-	}
-	if p == nil {
-		ctx.Tracef("seccomp: %s: no filter", what)
+	if o.seccomp == "" {
+		done := make(chan filter, 1)
+		go func() { done <- build(o.seccomp, caps, spec.Trace) }()
+		compiling.Store(spec, done)
 		return nil
 	}
-	prog, flags, err := compile(p, what, spec.Trace)
-	if err != nil {
-		return err
+	return useFilter(ctx, build(o.seccomp, caps, spec.Trace))
+}
+
+// Attach puts docker's default filter, compiled meanwhile, in the spec
+// before the host sends it.
+func (Step) Attach(ctx *steps.Context, pid int) error {
+	done, ok := compiling.LoadAndDelete(ctx.Spec)
+	if !ok {
+		return nil
 	}
-	ctx.Tracef("seccomp: %s, %s, %d rules -> %d BPF instructions:", what, strings.TrimPrefix(string(p.DefaultAction), "SCMP_ACT_"), len(p.Syscalls), len(prog.ins))
-	for i := range prog.notes { // with --trace only
-		ctx.Tracef("%s", disasm(i, prog.ins[i], prog.notes[i]))
+	return useFilter(ctx, <-done.(chan filter))
+}
+
+// compiling holds, for the spec of a run, the filter being compiled.
+var compiling sync.Map // *steps.Spec -> chan filter
+
+// filter is a profile compiled, or why it could not be.
+type filter struct {
+	what    string // the profile's name
+	profile *specs.LinuxSeccomp
+	prog    *program
+	flags   uint
+	err     error
+}
+
+// build loads profile opt for a container with capabilities caps, and
+// compiles it.
+func build(opt string, caps []string, trace bool) filter {
+	p, what, err := profile(opt, caps)
+	f := filter{what: what, profile: p, err: err}
+	if err == nil && p != nil {
+		f.prog, f.flags, f.err = compile(p, what, trace)
 	}
-	spec.Seccomp, spec.SeccompFlags = encode(prog.ins), flags
+	return f
+}
+
+// useFilter puts the filter in the spec, and its instructions in the trace.
+func useFilter(ctx *steps.Context, f filter) error {
+	if f.err != nil {
+		return f.err
+	}
+	if f.profile == nil {
+		ctx.Tracef("seccomp: %s: no filter", f.what)
+		return nil
+	}
+	ctx.Tracef("seccomp: %s, %s, %d rules -> %d BPF instructions:", f.what,
+		strings.TrimPrefix(string(f.profile.DefaultAction), "SCMP_ACT_"), len(f.profile.Syscalls), len(f.prog.ins))
+	for i := range f.prog.notes { // with --trace only
+		ctx.Tracef("%s", disasm(i, f.prog.ins[i], f.prog.notes[i]))
+	}
+	ctx.Spec.Seccomp, ctx.Spec.SeccompFlags = encode(f.prog.ins), f.flags
 	return nil
 }
 
