@@ -121,7 +121,11 @@ func compile(p *specs.LinuxSeccomp, source string, trace bool) (*program, uint, 
 		return nil, 0, fmt.Errorf("%s: %w", source, err)
 	}
 	rules := make([]rule, 0, len(p.Syscalls))
-	names := make([]named, 0, 512)
+	count := 0
+	for _, sc := range p.Syscalls {
+		count += len(sc.Names)
+	}
+	names := make([]named, 0, count)
 	for _, sc := range p.Syscalls {
 		ret, what, err := answer(sc.Action, sc.ErrnoRet)
 		if err != nil {
@@ -321,12 +325,23 @@ func (p *program) search(tests *program, es []entry, def uint32, defWhat string)
 		return
 	}
 	m := len(es) / 2
-	lower := &program{trace: p.trace}
-	lower.search(tests, es[:m], def, defWhat)
 	p.emit(opJge, 0, 1, es[m].lo, p.note("from %s (%d) up: the upper half", es[m].name, es[m].lo))
-	p.emit(opJa, 0, 0, uint32(len(lower.ins)), "")
-	p.append(lower)
+	p.emit(opJa, 0, 0, uint32(searchLen(es[:m])), "")
+	p.search(tests, es[:m], def, defWhat)
 	p.search(tests, es[m:], def, defWhat)
+}
+
+// searchLen is how many instructions search writes for es.
+func searchLen(es []entry) int {
+	if len(es) <= leafSize {
+		n := 1
+		for _, e := range es {
+			n += e.end - e.start
+		}
+		return n
+	}
+	m := len(es) / 2
+	return 2 + searchLen(es[:m]) + searchLen(es[m:])
 }
 
 // simple says whether a call's rules come to one answer with no argument
@@ -347,19 +362,66 @@ func simple(call []hit, names []named, rules []rule) (uint32, bool) {
 // call's rule without conditions, if it has one, else the default action.
 func rulesCode(b *program, call []hit, names []named, rules []rule, def uint32, defWhat string) error {
 	final, finalWhat, unconditional := def, defWhat+": no rule holds", false
-	for _, h := range call {
-		r := rules[names[h.name].rule]
-		if len(r.args) > 0 {
+	for i := 0; i < len(call); i++ {
+		r := rules[names[call[i].name].rule]
+		if len(r.args) == 0 {
+			if unconditional && r.ret != final {
+				return fmt.Errorf("%s: two rules without conditions, %s and %s: keep one", names[call[i].name].name, finalWhat, r.what)
+			}
+			final, finalWhat, unconditional = r.ret, r.what, true
+			continue
+		}
+		// Rules that each compare the same argument for equality, with
+		// the same high word and the same answer (docker's socket domains),
+		// share their loads: the argument once, then one jeq a value.
+		j := i + 1
+		for j < len(call) && sameEquality(r, rules[names[call[j].name].rule]) {
+			j++
+		}
+		if j-i < 3 {
 			ruleCode(b, r)
 			continue
 		}
-		if unconditional && r.ret != final {
-			return fmt.Errorf("%s: two rules without conditions, %s and %s: keep one", names[h.name].name, finalWhat, r.what)
+		var values []uint32
+		for _, h := range call[i:j] {
+			values = append(values, uint32(rules[names[h.name].rule].args[0].Value))
 		}
-		final, finalWhat, unconditional = r.ret, r.what, true
+		equalities(b, r, values)
+		i = j - 1
 	}
 	b.emit(opRet, 0, 0, final, finalWhat)
 	return nil
+}
+
+// sameEquality says whether r and o are both one equality on the same
+// argument, with the same high word and the same answer.
+func sameEquality(r, o rule) bool {
+	if len(r.args) != 1 || len(o.args) != 1 || r.ret != o.ret {
+		return false
+	}
+	a, c := r.args[0], o.args[0]
+	return a.Op == specs.OpEqualTo && c.Op == specs.OpEqualTo && a.Index == c.Index && a.Value>>32 == c.Value>>32
+}
+
+// equalities writes rules that hold when argument r.args[0].Index is one
+// of values (their low words; the high word is r's), all answering r's.
+func equalities(b *program, r rule, values []uint32) {
+	a := r.args[0]
+	lo, hi := argOffsets(a.Index)
+	n := len(values)
+	b.emit(opLd, 0, 0, hi, b.note("args[%d] high", a.Index))
+	b.emit(opJeq, 0, uint8(n+2), uint32(a.Value>>32), "")
+	b.emit(opLd, 0, 0, lo, b.note("args[%d] low", a.Index))
+	for k, v := range values {
+		// Equal: on to the ret after the last value; the last one
+		// skips the ret when it differs too.
+		if k < n-1 {
+			b.emit(opJeq, uint8(n-1-k), 0, v, b.note("args[%d] == %#x", a.Index, v))
+		} else {
+			b.emit(opJeq, 0, 1, v, b.note("args[%d] == %#x", a.Index, v))
+		}
+	}
+	b.emit(opRet, 0, 0, r.ret, r.what)
 }
 
 // ruleCode writes one rule into b: each argument condition jumps past the

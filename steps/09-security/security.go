@@ -27,8 +27,9 @@ func (Step) Name() string { return "security" }
 // Validate decides everything on the host, before anything is made: the
 // capability set, no_new_privs, and the seccomp filter. A profile file is
 // compiled here, so that a bad one fails with nothing to undo; docker's
-// default profile cannot be wrong, and is compiled in the background while
-// the other steps prepare and the child starts: Attach waits for it
+// default profile cannot be wrong: an earlier run's compilation is used
+// (cache.go), or it is compiled in the background while the other steps
+// prepare and the child starts, and Attach waits for it
 // (docs/performance.md). The child gets it all in the spec.
 func (Step) Validate(ctx *steps.Context) error {
 	spec := ctx.Spec
@@ -48,13 +49,23 @@ func (Step) Validate(ctx *steps.Context) error {
 		}
 	}
 	ctx.Tracef("capabilities: %s", capList(capMask(caps)))
-	if o.seccomp == "" {
-		done := make(chan filter, 1)
-		go func() { done <- build(o.seccomp, caps, spec.Trace) }()
-		compiling.Store(spec, done)
+	if o.seccomp != "" {
+		return useFilter(ctx, build(o.seccomp, caps, spec.Trace))
+	}
+	// Docker's default: compiled by an earlier run, or now, in the background.
+	path, ok := cachePath(spec.Root, caps)
+	if code := readCache(path); ok && code != nil && !spec.Trace {
+		spec.Seccomp = code
 		return nil
 	}
-	return useFilter(ctx, build(o.seccomp, caps, spec.Trace))
+	done := make(chan filter, 1)
+	go func() {
+		f := build("", caps, spec.Trace)
+		f.cache = path
+		done <- f
+	}()
+	compiling.Store(spec, done)
+	return nil
 }
 
 // Attach puts docker's default filter, compiled meanwhile, in the spec
@@ -64,7 +75,14 @@ func (Step) Attach(ctx *steps.Context, pid int) error {
 	if !ok {
 		return nil
 	}
-	return useFilter(ctx, <-done.(chan filter))
+	f := <-done.(chan filter)
+	if err := useFilter(ctx, f); err != nil {
+		return err
+	}
+	if f.cache != "" && ctx.Spec.Seccomp != nil && ctx.Spec.SeccompFlags == 0 {
+		writeCache(ctx, f.cache, ctx.Spec.Seccomp)
+	}
+	return nil
 }
 
 // compiling holds, for the spec of a run, the filter being compiled.
@@ -77,6 +95,7 @@ type filter struct {
 	prog    *program
 	flags   uint
 	err     error
+	cache   string // where to keep it, docker's default only
 }
 
 // build loads profile opt for a container with capabilities caps, and
