@@ -5,6 +5,7 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"sync"
 
 	"golang.org/x/sys/unix"
 
@@ -175,15 +176,15 @@ func capMask(names []string) uint64 {
 }
 
 // lastCap is the highest capability this kernel has
-// (/proc/sys/kernel/cap_last_cap, capabilities(7)); mini's table's last
-// when it cannot tell.
-func lastCap() int {
+// (/proc/sys/kernel/cap_last_cap, capabilities(7)), read once; mini's
+// table's last when it cannot tell.
+var lastCap = sync.OnceValue(func() int {
 	data, err := os.ReadFile("/proc/sys/kernel/cap_last_cap")
 	if n, perr := strconv.Atoi(strings.TrimSpace(string(data))); err == nil && perr == nil && n > 0 && n < 64 {
 		return n
 	}
 	return unix.CAP_LAST_CAP
-}
+})
 
 // dropBounding takes every capability the container does not get out of
 // the bounding set, with prctl(PR_CAPBSET_DROP): no execve can give them
