@@ -15,6 +15,7 @@ import (
 	labnet "mini/lab/06-net"
 	labcgroups "mini/lab/07-cgroups"
 	laboverlay "mini/lab/08-overlay"
+	labsecurity "mini/lab/09-security"
 	"mini/steps"
 )
 
@@ -38,6 +39,7 @@ var labSteps = []steps.Step{
 	labnet.Step{},
 	labcgroups.Step{},
 	laboverlay.Step{},
+	labsecurity.Step{},
 }
 
 // labNumber is the step the learner's version replaces: --step with --lab,

@@ -33,6 +33,11 @@ var stepFlags = map[string]int{
 	"cpus":       7,
 	"pids-limit": 7,
 	"rm":         8,
+	// Step 9: security.
+	"cap-add":      9,
+	"cap-drop":     9,
+	"security-opt": 9,
+	"privileged":   9,
 }
 
 // runFlags declares mini run's flags on fs, writing into spec. The names are
@@ -43,6 +48,7 @@ func runFlags(fs *pflag.FlagSet, spec *steps.Spec, stepArg *string) {
 	fs.StringVar(&spec.Name, "name", "", "container name (default: the container id)")
 	fs.StringArrayVarP(&spec.Env, "env", "e", nil, "set an environment variable, KEY=VALUE (KEY alone: the host's value)")
 	fs.StringVarP(&spec.Dir, "workdir", "w", "/", "working directory of the command")
+	fs.StringVarP(&spec.User, "user", "u", "", "USER[:GROUP] to run the command as: names from the container's /etc/passwd and /etc/group, or numbers")
 	fs.StringVar(&spec.Root, "root", envOr("MINI_ROOT", "/run/mini"), "where mini keeps its state ($MINI_ROOT, else /run/mini)")
 	fs.BoolVar(&spec.Trace, "trace", false, "print every action of every step, host and child side")
 	fs.Bool("lab", false, "run your lab/NN version of step N (--step N) in place of mini's; $"+labEnv+"=N does it too")
@@ -56,6 +62,10 @@ func runFlags(fs *pflag.FlagSet, spec *steps.Spec, stepArg *string) {
 	fs.StringVar(&spec.CPUs, "cpus", "", "CPU limit in CPUs, e.g. 0.5")
 	fs.StringVar(&spec.PidsLimit, "pids-limit", "", "most processes the container may have")
 	fs.BoolVar(&spec.Remove, "rm", false, "remove the container's layers when it exits")
+	fs.StringArrayVar(&spec.CapAdd, "cap-add", nil, "add a capability to docker's default 14 (NET_ADMIN, CAP_SYS_TIME; ALL)")
+	fs.StringArrayVar(&spec.CapDrop, "cap-drop", nil, "drop a capability (NET_RAW; ALL)")
+	fs.StringArrayVar(&spec.SecurityOpt, "security-opt", nil, "no-new-privileges, seccomp=unconfined, seccomp=PROFILE.json, systempaths=unconfined")
+	fs.BoolVar(&spec.Privileged, "privileged", false, "every capability, no seccomp filter, no masked or read-only paths")
 }
 
 func runMain(args []string) int {
@@ -135,6 +145,9 @@ func parseRun(args []string) (*steps.Spec, error) {
 	if spec.Args[0] == "" {
 		return nil, errors.New("run: the COMMAND is empty")
 	}
+	if err := steps.CheckUser(spec.User); err != nil {
+		return nil, err
+	}
 	if !filepath.IsAbs(spec.Dir) {
 		return nil, fmt.Errorf("-w %q: the working directory must be an absolute path", spec.Dir)
 	}
@@ -198,10 +211,11 @@ func checkImage(arg string) (string, error) {
 	return dir, nil
 }
 
-// makeEnv builds the command's environment as docker does: PATH, HOSTNAME and
-// HOME, then -e in order (a later one wins).
+// makeEnv builds the command's environment as docker does: PATH and
+// HOSTNAME, then -e in order (a later one wins). HOME comes last, from the
+// user the child becomes, unless -e sets it (steps.SwitchUser).
 func makeEnv(flags []string, hostname string) ([]string, error) {
-	env := []string{defaultPath, "HOSTNAME=" + hostname, "HOME=/root"}
+	env := []string{defaultPath, "HOSTNAME=" + hostname}
 	for _, kv := range flags {
 		k, v, ok := strings.Cut(kv, "=")
 		if k == "" || strings.ContainsAny(k, " \t\n") {

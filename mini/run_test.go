@@ -35,7 +35,7 @@ func TestParseRunEnv(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := []string{"PATH=/bin", "HOSTNAME=box", "HOME=/root", "A=2", "FROM_HOST=yes"}
+	want := []string{"PATH=/bin", "HOSTNAME=box", "A=2", "FROM_HOST=yes"}
 	if diff := cmp.Diff(want, spec.Env); diff != "" {
 		t.Errorf("env (-want +got):\n%s", diff)
 	}
@@ -50,6 +50,9 @@ func TestParseRunErrors(t *testing.T) {
 		{[]string{"--step", "x", "../rootfs"}, `--step "x": want a number`},
 		{[]string{"--step", "0", "--hostname", "h", "../rootfs"}, "--hostname needs step 1 (uts), but --step is 0"},
 		{[]string{"--step", "2", "-v", "/a:/b", "../rootfs"}, "--volume needs step 3 (mount)"},
+		{[]string{"--step", "8", "--cap-add", "NET_ADMIN", "../rootfs"}, "--cap-add needs step 9 (security), but --step is 8"},
+		{[]string{"--step", "8", "--privileged", "../rootfs"}, "--privileged needs step 9 (security)"},
+		{[]string{"--user", "a:b:c", "../rootfs", "true"}, `--user "a:b:c": want USER[:GROUP]`},
 		{[]string{}, "missing IMAGE"},
 		{[]string{"/no/such/dir"}, "no such directory"},
 		{[]string{"run_test.go"}, "not a directory"},

@@ -1,15 +1,20 @@
 package main
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io/fs"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
+	"slices"
 	"strings"
+	"sync"
 	"syscall"
 
+	"github.com/moby/profiles/seccomp"
 	"github.com/rogpeppe/go-internal/testscript"
 	"golang.org/x/sys/unix"
 )
@@ -29,6 +34,11 @@ func condition(cond string) (bool, error) {
 	case "cgroup1":
 		return !isCgroup2(), nil
 	}
+	// [exists:/proc/kcore]: this kernel has the file (step 9's probes).
+	if path, ok := strings.CutPrefix(cond, "exists:"); ok {
+		_, err := os.Stat(path)
+		return err == nil, nil
+	}
 	return false, fmt.Errorf("unknown condition %q", cond)
 }
 
@@ -39,10 +49,12 @@ func isCgroup2() bool {
 }
 
 var commands = map[string]func(ts *testscript.TestScript, neg bool, args []string){
-	"require": cmdRequire,
-	"bad":     cmdBad,
-	"hostipc": cmdHostIPC,
-	"pty":     cmdPty,
+	"require":        cmdRequire,
+	"bad":            cmdBad,
+	"hostipc":        cmdHostIPC,
+	"pty":            cmdPty,
+	"probeimage":     cmdProbeImage,
+	"seccompprofile": cmdSeccompProfile,
 }
 
 // bad ARG...: "mini run ARG..." must fail as bad input does: exit 125, one
@@ -232,4 +244,71 @@ func cmdPty(ts *testscript.TestScript, neg bool, args []string) {
 	if runErr == nil && neg {
 		ts.Fatalf("%s: unexpected success", strings.Join(args, " "))
 	}
+}
+
+// probeimage DIR: a copy of $IMAGE in DIR with the probe as /probe: the
+// program testdata/probe, which tries what a hostile image would and prints
+// the errno it gets (step 9's scenarios). It is built once per test run,
+// static (CGO_ENABLED=0), so that it runs in the busybox image.
+func cmdProbeImage(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 1 {
+		ts.Fatalf("usage: probeimage DIR")
+	}
+	bin, err := buildProbe()
+	ts.Check(err)
+	dir := ts.MkAbs(args[0])
+	if out, err := exec.Command("cp", "-a", ts.Getenv("IMAGE"), dir).CombinedOutput(); err != nil {
+		ts.Fatalf("cp -a $IMAGE %s: %v: %s", dir, err, out)
+	}
+	data, err := os.ReadFile(bin)
+	ts.Check(err)
+	ts.Check(os.WriteFile(filepath.Join(dir, "probe"), data, 0o755))
+}
+
+// probe is the probe's binary, built by the first probeimage; removed by
+// TestMain when the tests end.
+var probe struct {
+	once sync.Once
+	dir  string
+	err  error
+}
+
+func buildProbe() (string, error) {
+	probe.once.Do(func() {
+		if probe.dir, probe.err = os.MkdirTemp("", "mini-probe-"); probe.err != nil {
+			return
+		}
+		gobin, err := exec.LookPath("go")
+		if err != nil {
+			gobin = filepath.Join(runtime.GOROOT(), "bin", "go")
+		}
+		cmd := exec.Command(gobin, "build", "-o", filepath.Join(probe.dir, "probe"), "./testdata/probe")
+		cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+		if out, err := cmd.CombinedOutput(); err != nil {
+			probe.err = fmt.Errorf("build the probe: %v: %s", err, out)
+		}
+	})
+	return filepath.Join(probe.dir, "probe"), probe.err
+}
+
+// seccompprofile FILE [NAME...]: write docker's default seccomp profile to
+// FILE, in docker's format, without the system calls NAME...: a profile
+// that refuses what docker's allows.
+func cmdSeccompProfile(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) < 1 {
+		ts.Fatalf("usage: seccompprofile FILE [NAME...]")
+	}
+	p := seccomp.DefaultProfile()
+	for _, sc := range p.Syscalls {
+		var keep []string
+		for _, n := range sc.Names {
+			if !slices.Contains(args[1:], n) {
+				keep = append(keep, n)
+			}
+		}
+		sc.Names = keep
+	}
+	data, err := json.MarshalIndent(p, "", "\t")
+	ts.Check(err)
+	ts.Check(os.WriteFile(ts.MkAbs(args[0]), data, 0o644))
 }

@@ -45,7 +45,11 @@ func TestMain(m *testing.M) {
 			os.Exit(2)
 		}
 	}
-	os.Exit(testscript.RunMain(m, map[string]func() int{"mini": Main}))
+	code := testscript.RunMain(m, map[string]func() int{"mini": Main})
+	if probe.dir != "" {
+		os.RemoveAll(probe.dir)
+	}
+	os.Exit(code)
 }
 
 // setupNetns makes the tests' network namespace look like a host's: lo

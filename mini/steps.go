@@ -10,6 +10,7 @@ import (
 	network "mini/steps/06-net"
 	cgroups "mini/steps/07-cgroups"
 	overlay "mini/steps/08-overlay"
+	security "mini/steps/09-security"
 )
 
 // allSteps is the recipe, in order: mini run --step N runs the first N.
@@ -22,6 +23,7 @@ var allSteps = []steps.Step{
 	network.Step{},
 	cgroups.Step{},
 	overlay.Step{},
+	security.Step{},
 }
 
 // maxStep is the highest step this build has, the default for --step.

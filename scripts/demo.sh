@@ -17,6 +17,7 @@ echo "id -u     $(id -u), / owned by $(stat -c %u /)"
 echo "links     $(ls /sys/class/net 2>/dev/null | tr "\n" " ")"
 echo "cgroup    $(cut -d: -f3 /proc/self/cgroup | sort -u | tr "\n" " ")"
 echo "/etc/hosts $(grep -v "^#" /etc/hosts | grep -c .) lines"
+echo "caps      $(awk "/^CapEff/ {print \$2}" /proc/self/status), seccomp mode $(awk "/^Seccomp:/ {print \$2}" /proc/self/status), $(ls /sys/firmware 2>/dev/null | wc -l) entries in /sys/firmware"
 '
 max=$("$mini" version | sed -n 's/^  step \([0-9]*\):.*/\1/p' | tail -n 1)
 prev=""

@@ -11,7 +11,7 @@
 #     when they are all installed;
 #  2. find a Go toolchain at least as new as go.mod's "go" line; when there is
 #     none, install one with apt (Debian 12: from bookworm-backports, on the
-#     mirror apt already uses; Ubuntu 24.04: golang-1.22-go) and link go and
+#     mirror apt already uses; Ubuntu: a golang-1.2x-go new enough) and link go and
 #     gofmt into /usr/local/bin;
 #  3. go mod download (so that the tests build offline later), make build
 #     (bin/mini, left to the checkout's owner) and make rootfs (rootfs/busybox,
@@ -46,7 +46,7 @@ installed() { dpkg-query -W -f '${Status}\n' "$1" 2>/dev/null | grep -q '^instal
 
 # --- 1. Debian packages ---------------------------------------------------
 command -v apt-get >/dev/null && command -v dpkg-query >/dev/null ||
-	die "this script uses apt: on another distribution install busybox (static), iproute2, iptables, make, git and Go >= 1.22 yourself, then run 'make build rootfs'"
+	die "this script uses apt: on another distribution install busybox (static), iproute2, iptables, make, git and Go >= 1.23 yourself, then run 'make build rootfs'"
 missing=""
 for p in busybox-static iproute2 iptables make git ca-certificates; do
 	installed "$p" || missing="$missing $p"

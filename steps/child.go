@@ -94,6 +94,20 @@ func Init(recipe func(spec *Spec) []Step) int {
 			}
 		}
 	}
+	if err := makeWorkdir(ctx); err != nil {
+		return fail(125, err)
+	}
+	// --user, with step 9's hooks around it: see PreUserer and PreExecer.
+	for _, s := range active {
+		if h, ok := s.(PreUserer); ok {
+			if err := h.PreUser(ctx.For(s)); err != nil {
+				return fail(125, fmt.Errorf("step %d (%s): %w", s.Number(), s.Name(), err))
+			}
+		}
+	}
+	if err := SwitchUser(ctx); err != nil {
+		return fail(125, err)
+	}
 
 	if err := workdir(ctx); err != nil {
 		return fail(125, err)
@@ -109,31 +123,46 @@ func Init(recipe func(spec *Spec) []Step) int {
 	if err := closeOnExecFrom(3); err != nil {
 		return fail(125, err)
 	}
+	for _, s := range active {
+		if h, ok := s.(PreExecer); ok {
+			if err := h.PreExec(ctx.For(s)); err != nil {
+				return fail(125, fmt.Errorf("step %d (%s): %w", s.Number(), s.Name(), err))
+			}
+		}
+	}
 	ctx.Tracef("execve(%q, %q)", path, spec.Args)
 	err = unix.Exec(path, spec.Args, spec.Env)
 	return fail(execCode(err), fmt.Errorf("exec %s: %w", spec.Args[0], err))
 }
 
-// workdir changes to -w's directory. With a root of its own (step 3) the
-// container gets the directory made if its image lacks it, as docker does:
-// after pivot_root every path resolves inside the container, symlinks
-// included, so nothing is made on the host. Without one, / is the host's,
-// and mini makes nothing there.
+// makeWorkdir makes -w's directory if the image lacks it, as docker does,
+// while the child is still the container's root (before --user). Only with
+// a root of its own (step 3): after pivot_root every path resolves inside
+// the container, symlinks included, so nothing is made on the host.
+// Without one, / is the host's, and mini makes nothing there.
+func makeWorkdir(ctx *Context) error {
+	dir := ctx.Spec.Dir
+	if dir == "" || !ctx.Spec.OwnRoot() {
+		return nil
+	}
+	if _, err := os.Stat(dir); !errors.Is(err, os.ErrNotExist) {
+		return nil
+	}
+	ctx.Tracef("mkdir -p %q: the image has no such directory", dir)
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return fmt.Errorf("-w %s: %w", dir, err)
+	}
+	return nil
+}
+
+// workdir changes to -w's directory, as the user the command runs as.
 func workdir(ctx *Context) error {
 	dir := ctx.Spec.Dir
 	if dir == "" {
 		return nil
 	}
 	ctx.Tracef("chdir(%q)", dir)
-	err := unix.Chdir(dir)
-	if errors.Is(err, unix.ENOENT) && ctx.Spec.OwnRoot() {
-		ctx.Tracef("mkdir -p %q: the image has no such directory", dir)
-		if err := os.MkdirAll(dir, 0o755); err != nil {
-			return fmt.Errorf("-w %s: %w", dir, err)
-		}
-		err = unix.Chdir(dir)
-	}
-	if err != nil {
+	if err := unix.Chdir(dir); err != nil {
 		return fmt.Errorf("chdir %s: %w (the -w directory must exist in the container)", dir, err)
 	}
 	return nil

@@ -25,6 +25,11 @@ type Spec struct {
 	Root   string   `json:"root"`  // --root: mini's state directory
 	Trace  bool     `json:"trace"` // --trace: print every action
 
+	// User is --user USER[:GROUP], resolved by the child in the container's
+	// own /etc/passwd and /etc/group (identity.go); "" keeps the container's
+	// root. A process attribute, not a namespace: it works at every step.
+	User string `json:"user"`
+
 	// Rootless is true when mini itself runs as a non-root user.
 	Rootless bool `json:"rootless"`
 
@@ -85,6 +90,18 @@ type Spec struct {
 	Idmap      bool  `json:"idmap"`
 	DirFile    int   `json:"dir_file"`
 	LowerFiles []int `json:"lower_files"`
+
+	// Step 9: security, as given on the command line; step 9 parses them.
+	CapAdd      []string `json:"-"`          // --cap-add
+	CapDrop     []string `json:"-"`          // --cap-drop
+	SecurityOpt []string `json:"-"`          // --security-opt
+	Privileged  bool     `json:"privileged"` // --privileged
+	// Set by step 9's Validate.
+	Caps            []string `json:"caps"`              // bounding, permitted and effective sets; every one with Privileged
+	NoNewPrivileges bool     `json:"no_new_privileges"` // prctl(PR_SET_NO_NEW_PRIVS)
+	Seccomp         []byte   `json:"seccomp"`           // the BPF filter, struct sock_filter[] as seccomp(2) takes it; nil: none
+	SeccompFlags    uint     `json:"seccomp_flags"`     // SECCOMP_FILTER_FLAG_*, from the profile
+	Unmasked        bool     `json:"unmasked"`          // no masked or read-only paths in /proc and /sys
 }
 
 // PassedFile is a file the host opened and the child inherits

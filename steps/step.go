@@ -7,7 +7,7 @@
 // have a Prepare?" with a type assertion and calls it if so.
 //
 //	host:  Validate -> Prepare -> CloneFlags/IDMaps -> (clone) -> Attach -> (release: spec on fd 3)
-//	child:                                  (blocked on fd 3) -> Init (1..N) -> execve
+//	child:      (blocked on fd 3) -> Init (1..N) -> PreUser -> switch to --user -> PreExec -> execve
 //	host:  Started (the command runs) -> (it exits) -> Cleanup (in reverse, also after a failure)
 package steps
 
@@ -71,6 +71,22 @@ type Initer interface {
 // reported, and the container goes on.
 type Starter interface {
 	Started(ctx *Context) error
+}
+
+// PreUserer runs in the child after every step's Init, while the child is
+// still the container's root, just before the engine switches to --user
+// (SwitchUser, identity.go): step 9 drops the capability bounding set there
+// and keeps its capabilities across the switch.
+type PreUserer interface {
+	PreUser(ctx *Context) error
+}
+
+// PreExecer runs in the child last, after the switch to --user, the chdir to
+// -w and the fds closed, just before execve(2): step 9 sets the final
+// capabilities, no_new_privs and its seccomp filter there, so that the
+// filter sees as few of mini's own system calls as it can.
+type PreExecer interface {
+	PreExec(ctx *Context) error
 }
 
 // Cleaner runs on the host after the child has exited, in reverse order, and

@@ -98,6 +98,15 @@ func main() {
 		}
 		rows = append(rows, &row{name: fmt.Sprintf("mini --step %d --net none", max), argv: append(argv, img, "/bin/true")})
 	}
+	if max >= 9 {
+		// Step 9 beside step 8, both without the bridge, and step 9 without
+		// its seccomp filter: what the capabilities and masks cost, and
+		// what the filter costs.
+		none := []string{bin, "run", "--net", "none", "--rm"}
+		rows = append(rows,
+			&row{name: "mini --step 8 --net none", argv: append(append(none, "--step", "8"), img, "/bin/true")},
+			&row{name: "mini --step 9 --net none, unconfined", argv: append(append(none, "--step", "9", "--security-opt", "seccomp=unconfined"), img, "/bin/true")})
+	}
 	for _, rt := range []string{"runc", "crun"} {
 		if _, err := exec.LookPath(rt); err != nil {
 			fmt.Fprintf(os.Stderr, "bench: no %s here, so no %s row: apt-get install %s to compare with it\n", rt, rt, rt)
@@ -176,23 +185,76 @@ func main() {
 			fmt.Printf("%s: median %s, %s\n", noNet.name, ms(median(noNet.times)), strings.Join(vs, ", "))
 		}
 	}
-	if max >= 6 && withNet != nil && noNet != nil && withNet.err == nil && noNet.err == nil {
-		// Paired: a round's two runs are a fraction of a second apart, so a
-		// drift of the machine's speed cancels out of their difference.
-		var diffs []time.Duration
-		for i, d := range withNet.byRound {
-			if n, ok := noNet.byRound[i]; ok {
-				diffs = append(diffs, d-n)
-			}
-		}
-		fmt.Printf("bridge mode costs %s more than --net none at step %d (median of the %d rounds' differences; the medians differ by %s)\n",
-			ms(median(diffs)), max, len(diffs), ms(median(withNet.times)-median(noNet.times)))
+	if max >= 6 {
+		paired(withNet, noNet, fmt.Sprintf("bridge mode costs %%s more than --net none at step %d", max))
+	}
+	if max >= 9 {
+		step8, unconfined := rowNamed(rows, "mini --step 8 --net none"), rowNamed(rows, "mini --step 9 --net none, unconfined")
+		paired(noNet, step8, "step 9 costs %s more than step 8 (--net none)")
+		paired(noNet, unconfined, "of which the seccomp filter (step 9 with seccomp=unconfined beside it) %s")
 	}
 	fmt.Println()
+	if max >= 9 {
+		seccompCost(bin, img, env, *runs/10+3)
+	}
 	memory(bin, img, env, max)
 	if *scale > 0 && max >= 6 {
 		scaleRun(bin, img, env, max, *scale, tmp)
 	}
+}
+
+// paired prints how much more a costs than b, the median of the rounds'
+// differences: a round's two runs are a fraction of a second apart, so a
+// drift of the machine's speed cancels out of their difference. what has a
+// %s for it.
+func paired(a, b *row, what string) {
+	if a == nil || b == nil || a.err != nil || b.err != nil {
+		return
+	}
+	var diffs []time.Duration
+	for i, d := range a.byRound {
+		if n, ok := b.byRound[i]; ok {
+			diffs = append(diffs, d-n)
+		}
+	}
+	fmt.Printf(what+" (median of the %d rounds' differences; the medians differ by %s)\n",
+		ms(median(diffs)), len(diffs), ms(median(a.times)-median(b.times)))
+}
+
+// seccompCost times a command made of system calls, dd copying one byte at
+// a time (a read and a write each), at step 8 and at step 9 with and
+// without its filter, interleaved: what each call costs through it.
+func seccompCost(bin, img string, env []string, runs int) {
+	const bytes = 200000
+	dd := []string{img, "dd", "if=/dev/zero", "of=/dev/null", "bs=1", "count=" + strconv.Itoa(bytes)}
+	base := []string{bin, "run", "--net", "none", "--rm", "--step"}
+	rows := []*row{
+		{name: "step 8", argv: append(append(base, "8"), dd...)},
+		{name: "step 9", argv: append(append(base, "9"), dd...)},
+		{name: "step 9, unconfined", argv: append(append(base, "9", "--security-opt", "seccomp=unconfined"), dd...)},
+	}
+	for i := 1; i <= runs; i++ {
+		for _, j := range rand.Perm(len(rows)) {
+			if d, ok := runOnce(rows[j], env, i); ok {
+				rows[j].record(i, d, nil)
+			}
+		}
+	}
+	for _, r := range rows {
+		if r.err != nil {
+			fmt.Printf("seccomp cost: %s failed: %v\n", r.name, r.err)
+			return
+		}
+	}
+	per := func(a, b *row) string {
+		var diffs []time.Duration
+		for i, d := range a.byRound {
+			diffs = append(diffs, d-b.byRound[i])
+		}
+		return fmt.Sprintf("%.0fns", float64(median(diffs).Nanoseconds())/(2*bytes))
+	}
+	fmt.Printf("%d system calls (dd bs=1 count=%d), %d interleaved runs: step 8 %s, step 9 %s, step 9 unconfined %s; per call, step 9 over step 8: %s, the filter: %s\n",
+		2*bytes, bytes, runs, ms(median(rows[0].times)), ms(median(rows[1].times)), ms(median(rows[2].times)), per(rows[1], rows[0]), per(rows[1], rows[2]))
 }
 
 // runOnce runs r once, as round i, and returns its wall time; the first
