@@ -11,4 +11,7 @@ require (
 	golang.org/x/sys v0.30.0
 )
 
-require golang.org/x/tools v0.22.0 // indirect
+require (
+	github.com/google/go-containerregistry v0.20.2 // indirect
+	golang.org/x/tools v0.22.0 // indirect
+)

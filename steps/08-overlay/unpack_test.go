@@ -133,8 +133,8 @@ func TestApplyLayer(t *testing.T) {
 		dir("etc/", 0o755),
 		file("etc/passwd", "root:x:0:0\n", 0o644),
 		file("etc/passwd", "root:x:0:0:twice\n", 0o600), // listed again: the last wins
-		dir("bin", 0o555),                                 // read-only, filled after
-		file("bin/su", "#!su", 0o4755),                    // setuid
+		dir("bin", 0o555),                               // read-only, filled after
+		file("bin/su", "#!su", 0o4755),                  // setuid
 		entry{name: "bin/sh", typ: tar.TypeSymlink, link: "/bin/busybox"},
 		entry{name: "bin/ash", typ: tar.TypeLink, link: "bin/su"},
 		entry{name: "run/fifo", typ: tar.TypeFifo, mode: 0o640}, // run/ is not listed: made 0755
