@@ -25,6 +25,8 @@ type Spec struct {
 	Root   string   `json:"root"`  // --root: mini's state directory
 	Trace  bool     `json:"trace"` // --trace: print every action
 
+	User string `json:"user"`
+
 	// Rootless is true when mini itself runs as a non-root user.
 	Rootless bool `json:"rootless"`
 
