@@ -27,6 +27,10 @@ func condition(cond string) (bool, error) {
 		return isCgroup2(), nil
 	case "cgroup1":
 		return !isCgroup2(), nil
+	case "registry": // the image scenarios' registry server and its client
+		_, err1 := exec.LookPath("docker-registry")
+		_, err2 := exec.LookPath("skopeo")
+		return err1 == nil && err2 == nil, nil
 	}
 	return false, fmt.Errorf("unknown condition %q", cond)
 }

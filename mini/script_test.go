@@ -17,6 +17,8 @@ import (
 	"github.com/google/go-cmp/cmp"
 	"github.com/rogpeppe/go-internal/testscript"
 	"golang.org/x/sys/unix"
+
+	"mini/mini/image/transfer"
 )
 
 // noSkipVar, when set to 1, turns every "require" that is not met into a
@@ -24,7 +26,7 @@ import (
 const noSkipVar = "MINI_NO_SKIP"
 
 func TestMain(m *testing.M) {
-	os.Exit(testscript.RunMain(m, map[string]func() int{"mini": Main}))
+	os.Exit(testscript.RunMain(m, map[string]func() int{"mini": Main, "mini-image": func() int { return transfer.Main(os.Args[1:]) }}))
 }
 
 // TestScripts runs the scenarios in testdata/script. Each runs real
@@ -63,6 +65,9 @@ func TestScripts(t *testing.T) {
 		Setup: func(env *testscript.Env) error {
 			env.Setenv("IMAGE", image)
 			env.Setenv("MINI_ROOT", filepath.Join(env.WorkDir, "state"))
+			// Images too, and no credentials of the host's.
+			env.Setenv("MINI_DATA_ROOT", filepath.Join(env.WorkDir, "data"))
+			env.Setenv("DOCKER_CONFIG", filepath.Join(env.WorkDir, ".docker"))
 			env.Setenv(noSkipVar, os.Getenv(noSkipVar))
 			// make lab-check STEP=N: the learner's step N stands in for mini's.
 			env.Setenv(labEnv, os.Getenv(labEnv))

@@ -333,6 +333,9 @@ func (s *Store) Resolve(arg string) (*Image, error) {
 
 // find returns the manifest digest arg names.
 func (ix *index) find(arg string) (string, error) {
+	if _, ok := ix.Images[arg]; ok {
+		return arg, nil // a manifest's digest
+	}
 	if ref, err := ParseReference(arg); err == nil {
 		if d, ok := ix.Names[ref.String()]; ok {
 			return d, nil
