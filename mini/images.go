@@ -8,7 +8,9 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"strings"
+	"syscall"
 	"text/tabwriter"
 	"time"
 
@@ -182,23 +184,16 @@ func notFound(arg string, err error) error {
 	return err
 }
 
-// imageTool runs bin/mini-image with args (pull, load or save and their
-// flags), on mini's own stdin, stdout and stderr, and returns its exit code.
+// imageTool becomes bin/mini-image with args (pull, load or save and
+// their flags): execve(2), so that one process runs the command, which a
+// Ctrl-C or a SIGKILL stops, nothing left running behind it.
 func imageTool(args []string) int {
 	path, err := imageToolPath()
 	if err != nil {
 		return fail(err)
 	}
-	cmd := exec.Command(path, args...)
-	cmd.Stdin, cmd.Stdout, cmd.Stderr = os.Stdin, os.Stdout, os.Stderr
-	if err := cmd.Run(); err != nil {
-		var ee *exec.ExitError
-		if errors.As(err, &ee) {
-			return ee.ExitCode()
-		}
-		return fail(fmt.Errorf("run %s: %w", path, err))
-	}
-	return 0
+	err = unix.Exec(path, append([]string{"mini-image"}, args...), os.Environ())
+	return fail(fmt.Errorf("execve %s: %w", path, err))
 }
 
 // imageToolPath finds bin/mini-image: beside mini itself (make build puts
@@ -240,6 +235,11 @@ func pullForRun(dataRoot, name string) error {
 	if tty {
 		cmd.Stdout = os.Stderr
 	}
+	// The pull dies with mini (prctl(2) PR_SET_PDEATHSIG), which is sent
+	// when the thread that started it exits: keep this one.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
 	if err := cmd.Run(); err != nil {
 		msg := strings.TrimPrefix(strings.TrimSpace(stderr.String()), "mini: ")
 		if msg == "" {

@@ -31,6 +31,9 @@ func condition(cond string) (bool, error) {
 		_, err1 := exec.LookPath("docker-registry")
 		_, err2 := exec.LookPath("skopeo")
 		return err1 == nil && err2 == nil, nil
+	case "podman":
+		_, err := exec.LookPath("podman")
+		return err == nil, nil
 	}
 	return false, fmt.Errorf("unknown condition %q", cond)
 }

@@ -318,7 +318,11 @@ func (a *archive) ociImages() ([]loaded, error) {
 			if err != nil {
 				return nil, err
 			}
-			l = &loaded{manifest: manifest}
+			m, err := image.ParseManifest(manifest)
+			if err != nil {
+				return nil, err
+			}
+			l = &loaded{manifest: manifest, configDigest: m.Config.Digest}
 			byDigest[desc.Digest] = l
 			order = append(order, desc.Digest)
 		}
