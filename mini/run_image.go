@@ -66,6 +66,12 @@ func setImage(fs *pflag.FlagSet, spec *steps.Spec, arg string) (*runImage, []str
 	case len(layers) > 1 && spec.Step < 8:
 		return nil, nil, fmt.Errorf("image %s has %d layers, and below step 8 the container's / is one directory: only overlayfs (step 8) stacks layers: use --step 8", arg, len(layers))
 	}
+	if os.Geteuid() == 0 && spec.Step >= 5 && spec.Step < 8 {
+		// The container's root is another host uid from step 5 on, and
+		// until step 8 mounts the layers for it, it would have to walk
+		// into the store itself.
+		return nil, nil, fmt.Errorf("image %s is in the image store, which only root may enter (a layer may hold setuid programs): from step 5 the container's root is another host uid, and before step 8 its / is the layer itself: use --step 8, or --step 4 or lower", arg)
+	}
 	spec.Image, spec.Layers, spec.Rootfs = arg, layers, layers[0]
 
 	// docker's rules: --entrypoint replaces the image's Entrypoint and

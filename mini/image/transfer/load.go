@@ -167,7 +167,7 @@ func (a *archive) index() error {
 			break
 		}
 		if err != nil {
-			return fmt.Errorf("read the archive: %w", err)
+			return fmt.Errorf("not an image archive: read it as a tar: %w", err)
 		}
 		name, ok := archiveName(hdr.Name)
 		if !ok {
