@@ -101,7 +101,10 @@ func Pull(ctx context.Context, s *image.Store, arg string, opt PullOptions) (*im
 	}
 
 	in := &ingest{store: s, warn: func(f string, a ...any) { p.line("mini: warning: "+f, a...) }}
-	config, err := fetchBlob(ctx, puller, nref, m.Config.Digest)
+	config, err := s.ReadBlob(m.Config.Digest)
+	if err != nil {
+		config, err = fetchBlob(ctx, puller, nref, m.Config.Digest)
+	}
 	if err == nil {
 		err = in.putBytes(m.Config.Digest, config)
 	}
