@@ -26,6 +26,12 @@ func imageRunFlags(fs *pflag.FlagSet) {
 	fs.String("entrypoint", "", "the command to run in place of the image's entrypoint (its CMD is then dropped too)")
 }
 
+// maxLayers is the most image layers step 8 can stack: overlayfs takes at
+// most 500 lower layers (OVL_MAX_STACK, fs/overlayfs/params.h), and the
+// -init layer is one of them. Docker refuses more than 125 when it builds
+// an image; an image from elsewhere may have more.
+const maxLayers = 499
+
 // runImage is an image of the store that a container is made from.
 type runImage struct {
 	store *image.Store
@@ -63,6 +69,8 @@ func setImage(fs *pflag.FlagSet, spec *steps.Spec, arg string) (*runImage, []str
 	switch {
 	case len(layers) == 0:
 		return nil, nil, fmt.Errorf("image %s has no layers: there is nothing to run", arg)
+	case len(layers) > maxLayers:
+		return nil, nil, fmt.Errorf("image %s has %d layers: overlayfs stacks at most %d lower layers, and step 8 adds one (the -init layer): squash the image into fewer", arg, len(layers), maxLayers+1)
 	case len(layers) > 1 && spec.Step < 8:
 		return nil, nil, fmt.Errorf("image %s has %d layers, and below step 8 the container's / is one directory: only overlayfs (step 8) stacks layers: use --step 8", arg, len(layers))
 	}
@@ -114,7 +122,7 @@ func imageDir(arg string) (string, bool, error) {
 	case err == nil && fi.IsDir():
 		return dir, true, nil
 	case err == nil:
-		return "", true, fmt.Errorf("image %s: not a directory: IMAGE is a root filesystem directory such as rootfs/busybox, or an image name", arg)
+		return "", true, fmt.Errorf("image %s: not a directory: IMAGE is a root filesystem directory such as rootfs/busybox", arg)
 	}
 	parent, perr := os.Stat(filepath.Dir(dir))
 	pathLike := strings.HasPrefix(arg, "/") || strings.HasPrefix(arg, ".") || strings.HasPrefix(arg, "~") ||
