@@ -153,10 +153,13 @@ func (a *applier) entry(hdr *tar.Header, tr io.Reader) error {
 }
 
 // cleanName checks a tar entry's name and cleans it: "./usr//bin/" is
-// "usr/bin", "./" is ".". A name that could leave the layer is refused
-// rather than cleaned, since a layer that tries is not one to trust.
+// "usr/bin", "./" is ".", and so is "/", which umoci writes for the layer's
+// root. A name that could leave the layer is refused rather than cleaned,
+// since a layer that tries is not one to trust.
 func cleanName(name string) (string, error) {
 	switch {
+	case strings.Trim(name, "/") == "" && name != "":
+		return ".", nil
 	case strings.IndexByte(name, 0) >= 0:
 		return "", errors.New("the name holds a NUL byte: refused")
 	case strings.HasPrefix(name, "/"):

@@ -320,7 +320,8 @@ func TestCleanName(t *testing.T) {
 		"a/./b":       "a/b",
 		"..":          "error",
 		"a/..":        "error",
-		"/":           "error",
+		"/":           ".", // umoci's root entry
+		"/etc":        "error",
 		"a\x00b":      "error",
 		"...":         "...",
 		".wh..":       ".wh..",
