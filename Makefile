@@ -4,7 +4,7 @@ IMAGE   ?= rootfs/busybox
 STEP    ?=
 VERSION ?= $(shell git describe --always --dirty 2>/dev/null || echo dev)
 
-.PHONY: help build install rootfs test test-unit lab-check demo bench clean vm-test vm-clean
+.PHONY: help build install rootfs test test-unit lab-check demo bench bench-image clean vm-test vm-clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | expand -t 14
@@ -47,6 +47,9 @@ demo: build rootfs ## run the same command at every step and show what changed
 
 bench: build rootfs ## time mini at every step against unshare, runc and crun (needs root)
 	sh scripts/bench.sh
+
+bench-image: build ## pull and unpack an image of 100 MB against skopeo + umoci; 20 containers sharing it (needs root)
+	sh scripts/bench.sh -images -n 5
 
 vm-test: ## run every test as root inside the Vagrant box (up first if needed), summary per step
 	VERSION=$(VERSION) GO=$(GO) sh scripts/vm-test.sh
