@@ -9,7 +9,6 @@ import (
 	"compress/gzip"
 	"crypto/sha256"
 	"encoding/hex"
-	"errors"
 	"fmt"
 	"hash"
 	"io"
@@ -251,6 +250,3 @@ func digestOr(a, b string) string {
 	}
 	return b
 }
-
-// errUsage marks an error in how a command was called.
-var errUsage = errors.New("usage")

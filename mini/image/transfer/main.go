@@ -78,11 +78,10 @@ func pullMain(args []string) error {
 		return err
 	}
 	opt.Out = os.Stdout
-	img, err := Pull(context.Background(), s, fs.Arg(0), opt)
-	if err != nil {
+	if _, err := Pull(context.Background(), s, fs.Arg(0), opt); err != nil {
 		return err
 	}
-	_ = img
+	// The last line, as docker pull's: the image's full name.
 	ref, _ := image.ParseReference(fs.Arg(0))
 	fmt.Println(ref.String())
 	return nil
