@@ -16,6 +16,7 @@ import (
 
 // The index, images.json: which images the store has and their names, and
 // what changes it (Add, Tag, Remove) and reads it (Resolve, Images).
+
 // index is images.json.
 type index struct {
 	// Images by manifest digest. An image stays when its last name goes to
