@@ -9,7 +9,8 @@
 #  1. apt-get install the tools the steps and the tests use (busybox-static,
 #     iproute2, iptables, make, git, ca-certificates; for the image tests a
 #     registry server, docker-registry, and skopeo and podman to push and
-#     read images; umoci for make bench), skipping apt entirely when they
+#     read images, umoci for them and make bench, attr for the docs'
+#     getfattr), skipping apt entirely when they
 #     are all installed;
 #  2. find a Go toolchain at least as new as go.mod's "go" line; when there is
 #     none, install one with apt (Debian 12: from bookworm-backports, on the
@@ -51,7 +52,7 @@ installed() { dpkg-query -W -f '${Status}\n' "$1" 2>/dev/null | grep -q '^instal
 command -v apt-get >/dev/null && command -v dpkg-query >/dev/null ||
 	die "this script uses apt: on another distribution install busybox (static), iproute2, iptables, make, git and Go >= 1.22 yourself, then run 'make build rootfs'"
 missing=""
-for p in busybox-static iproute2 iptables make git ca-certificates docker-registry skopeo podman umoci; do
+for p in busybox-static iproute2 iptables make git ca-certificates docker-registry skopeo podman umoci attr; do
 	installed "$p" || missing="$missing $p"
 done
 if [ -n "$missing" ]; then
