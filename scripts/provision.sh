@@ -9,9 +9,8 @@
 #  1. apt-get install the tools the steps and the tests use (busybox-static,
 #     iproute2, iptables, make, git, ca-certificates; for the image tests a
 #     registry server, docker-registry, and skopeo and podman to push and
-#     read images, umoci for them and make bench, attr for the docs'
-#     getfattr), skipping apt entirely when they
-#     are all installed;
+#     read images; umoci for docs/images.md and make bench-image, attr for
+#     its getfattr), skipping apt entirely when they are all installed;
 #  2. find a Go toolchain at least as new as go.mod's "go" line; when there is
 #     none, install one with apt (Debian 12: from bookworm-backports, on the
 #     mirror apt already uses; Ubuntu 24.04: golang-1.22-go) and link go and
