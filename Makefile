@@ -4,7 +4,7 @@ IMAGE   ?= rootfs/busybox
 STEP    ?=
 VERSION ?= $(shell git describe --always --dirty 2>/dev/null || echo dev)
 
-.PHONY: help build install rootfs test test-unit lab-check demo bench clean vm-test vm-clean
+.PHONY: help build install rootfs test test-unit lab-check demo bench bench-image clean vm-test vm-clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | expand -t 14
@@ -12,11 +12,14 @@ help: ## list the targets
 # CGO_ENABLED=0: a static binary. Every run starts it twice (mini, then the
 # child's re-exec of /proc/self/exe), and without the dynamic loader and libc
 # each start is cheaper (docs/performance.md).
-build: ## build bin/mini
+# bin/mini-image is mini pull, load and save: the registry client and the
+# archive code, kept out of bin/mini so that it starts fast (docs/images.md).
+build: ## build bin/mini and bin/mini-image
 	CGO_ENABLED=0 $(GO) build -ldflags "-X main.version=$(VERSION)" -o bin/mini ./mini
+	CGO_ENABLED=0 $(GO) build -o bin/mini-image ./mini/image/mini-image
 
-install: build ## copy bin/mini to /usr/local/bin, so "sudo mini" works
-	install -m 755 bin/mini /usr/local/bin/mini
+install: build ## copy bin/mini and bin/mini-image to /usr/local/bin, so "sudo mini" works
+	install -m 755 bin/mini bin/mini-image /usr/local/bin/
 
 rootfs: $(IMAGE)/bin/busybox ## build the busybox image in rootfs/busybox
 
@@ -44,6 +47,9 @@ demo: build rootfs ## run the same command at every step and show what changed
 
 bench: build rootfs ## time mini at every step against unshare, runc and crun (needs root)
 	sh scripts/bench.sh
+
+bench-image: build ## pull and unpack an image of 100 MB against skopeo + umoci; 20 containers sharing it (needs root)
+	sh scripts/bench.sh -images -n 5
 
 vm-test: ## run every test as root inside the Vagrant box (up first if needed), summary per step
 	VERSION=$(VERSION) GO=$(GO) sh scripts/vm-test.sh

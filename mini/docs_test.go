@@ -152,5 +152,7 @@ func testEnv(t *testing.T) []string {
 			t.Errorf("left on bridge %s: %v", n.bridge, left)
 		}
 	})
-	return append([]string{"MINI_ROOT=" + filepath.Join(dir, "state")}, n.env()...)
+	// Images too (docs/images.md), and no credentials of the host's.
+	return append([]string{"MINI_ROOT=" + filepath.Join(dir, "state"), "MINI_DATA_ROOT=" + filepath.Join(dir, "data"),
+		"DOCKER_CONFIG=" + filepath.Join(dir, ".docker")}, n.env()...)
 }

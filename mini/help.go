@@ -14,6 +14,12 @@ func printHelp(w io.Writer) {
 
 Usage:
   mini run [flags] IMAGE [COMMAND [ARG...]]   run COMMAND in a container
+  mini pull NAME                             fetch an image from a registry
+  mini images                                list the images
+  mini load -i FILE                          load images from a docker save or OCI archive
+  mini save -o FILE NAME...                  save images to an archive
+  mini tag SOURCE TARGET                     give an image another name
+  mini rmi NAME...                           remove images
   mini version                               print the version and the steps
   mini help [run]                            print this help
 

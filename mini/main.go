@@ -24,6 +24,14 @@ func Main() int {
 		return initMain()
 	case "run":
 		return runMain(args[1:])
+	case "images":
+		return imagesMain(args[1:])
+	case "tag":
+		return tagMain(args[1:])
+	case "rmi":
+		return rmiMain(args[1:])
+	case "pull", "load", "save":
+		return imageTool(args)
 	case "version", "--version":
 		return versionMain()
 	case "help", "-h", "--help":

@@ -66,18 +66,25 @@ func runFlags(fs *pflag.FlagSet, spec *steps.Spec, stepArg *string) {
 	fs.StringArrayVar(&spec.CapDrop, "cap-drop", nil, "drop a capability (NET_RAW; ALL)")
 	fs.StringArrayVar(&spec.SecurityOpt, "security-opt", nil, "no-new-privileges, seccomp=unconfined, seccomp=PROFILE.json, systempaths=unconfined")
 	fs.BoolVar(&spec.Privileged, "privileged", false, "every capability, no seccomp filter, no masked or read-only paths")
+	imageRunFlags(fs)
 }
 
 func runMain(args []string) int {
-	spec, err := parseRun(args)
+	spec, img, err := parseRunImage(args)
 	if errors.Is(err, pflag.ErrHelp) {
 		return 0
 	}
+	if err == nil && img != nil {
+		err = img.use(spec)
+	}
 	if err != nil {
-		fmt.Fprintf(os.Stderr, "mini: %v\n", err)
+		fmt.Fprintf(os.Stderr, "mini: %v\n", oneLine(err))
 		return 125
 	}
 	code, err := steps.Run(spec, recipe(spec), "mini", os.Stderr)
+	if img != nil {
+		img.release(spec)
+	}
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "mini: %v\n", oneLine(err))
 	}
@@ -87,6 +94,13 @@ func runMain(args []string) int {
 // parseRun turns "mini run" arguments into a spec, checking everything that
 // can be checked without touching the system.
 func parseRun(args []string) (*steps.Spec, error) {
+	spec, _, err := parseRunImage(args)
+	return spec, err
+}
+
+// parseRunImage is parseRun, with the image of the store IMAGE names (nil
+// for a directory).
+func parseRunImage(args []string) (*steps.Spec, *runImage, error) {
 	spec := &steps.Spec{}
 	var stepArg string
 	fs := pflag.NewFlagSet("run", pflag.ContinueOnError)
@@ -97,19 +111,19 @@ func parseRun(args []string) (*steps.Spec, error) {
 	runFlags(fs, spec, &stepArg)
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, pflag.ErrHelp) {
-			return nil, err // pflag has printed the usage (fs.Usage)
+			return nil, nil, err // pflag has printed the usage (fs.Usage)
 		}
-		return nil, fmt.Errorf("run: %v (see 'mini help run')", err)
+		return nil, nil, fmt.Errorf("run: %v (see 'mini help run')", err)
 	}
 
 	n, err := strconv.Atoi(stepArg)
 	if err != nil || n < 0 || n > maxStep() {
-		return nil, fmt.Errorf("--step %q: want a number from 0 to %d", stepArg, maxStep())
+		return nil, nil, fmt.Errorf("--step %q: want a number from 0 to %d", stepArg, maxStep())
 	}
 	spec.Step = n
 	lab, _ := fs.GetBool("lab")
 	if spec.Lab, err = labNumber(lab, n); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	var err2 error
 	fs.Visit(func(f *pflag.Flag) {
@@ -123,59 +137,52 @@ func parseRun(args []string) (*steps.Spec, error) {
 		}
 	})
 	if err2 != nil {
-		return nil, err2
+		return nil, nil, err2
 	}
 	if n < 6 {
 		spec.Net = "" // no network namespace: the host's network
 	}
 
 	if fs.NArg() == 0 {
-		return nil, errors.New("run: missing IMAGE: mini run [flags] IMAGE [COMMAND [ARG...]] (try rootfs/busybox)")
-	}
-	if spec.Image, err = checkImage(fs.Arg(0)); err != nil {
-		return nil, err
+		return nil, nil, errors.New("run: missing IMAGE: mini run [flags] IMAGE [COMMAND [ARG...]] (try rootfs/busybox)")
 	}
 	spec.Args = fs.Args()[1:]
-	if len(spec.Args) == 0 {
-		if _, err := os.Lstat(filepath.Join(spec.Image, "bin/sh")); err != nil {
-			return nil, fmt.Errorf("image %s has no /bin/sh to run by default: give a COMMAND", fs.Arg(0))
-		}
-		spec.Args = []string{"/bin/sh"}
+	img, imageEnv, err := setImage(fs, spec, fs.Arg(0))
+	if err != nil {
+		return nil, nil, err
 	}
 	if spec.Args[0] == "" {
-		return nil, errors.New("run: the COMMAND is empty")
+		return nil, nil, errors.New("run: the COMMAND is empty")
 	}
 	if err := steps.CheckUser(spec.User); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	if !filepath.IsAbs(spec.Dir) {
-		return nil, fmt.Errorf("-w %q: the working directory must be an absolute path", spec.Dir)
+		return nil, nil, fmt.Errorf("-w %q: the working directory must be an absolute path", spec.Dir)
 	}
 	if spec.Root, err = filepath.Abs(spec.Root); err != nil {
-		return nil, fmt.Errorf("--root: %w", err)
+		return nil, nil, fmt.Errorf("--root: %w", err)
 	}
 
 	if spec.ID, err = newID(); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	if spec.Name == "" {
 		spec.Name = spec.ID
 	} else if err := checkName(spec.Name); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	if spec.Hostname == "" {
 		spec.Hostname = spec.ID // docker's default: the short container id
 	}
-	spec.Layers = []string{spec.Image}
-	spec.Rootfs = spec.Image
 	spec.Rootless = os.Geteuid() != 0
-	if spec.Env, err = makeEnv(spec.Env, spec.Hostname); err != nil {
-		return nil, err
+	if spec.Env, err = makeEnv(imageEnv, spec.Env, spec.Hostname); err != nil {
+		return nil, nil, err
 	}
 	if err := checkLab(spec); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	return spec, nil
+	return spec, img, nil
 }
 
 // checkName applies docker's rule for container names: a letter or digit,
@@ -195,27 +202,17 @@ func checkName(name string) error {
 	return nil
 }
 
-// checkImage resolves IMAGE to an absolute directory.
-func checkImage(arg string) (string, error) {
-	dir, err := filepath.Abs(arg)
-	if err != nil {
-		return "", fmt.Errorf("image %s: %w", arg, err)
-	}
-	fi, err := os.Stat(dir)
-	if err != nil {
-		return "", fmt.Errorf("image %s: no such directory (build the example image with 'make rootfs')", arg)
-	}
-	if !fi.IsDir() {
-		return "", fmt.Errorf("image %s: not a directory: IMAGE is a root filesystem directory such as rootfs/busybox", arg)
-	}
-	return dir, nil
-}
-
 // makeEnv builds the command's environment as docker does: PATH and
-// HOSTNAME, then -e in order (a later one wins). HOME comes last, from the
-// user the child becomes, unless -e sets it (steps.SwitchUser).
-func makeEnv(flags []string, hostname string) ([]string, error) {
+// HOSTNAME, then the image's Env, then -e in order (a later one wins). HOME
+// comes last, from the user the child becomes, unless -e or the image sets
+// it (steps.SwitchUser).
+func makeEnv(imageEnv, flags []string, hostname string) ([]string, error) {
 	env := []string{defaultPath, "HOSTNAME=" + hostname}
+	for _, kv := range imageEnv {
+		if k, v, ok := strings.Cut(kv, "="); ok && k != "" {
+			env = setEnv(env, k, v)
+		}
+	}
 	for _, kv := range flags {
 		k, v, ok := strings.Cut(kv, "=")
 		if k == "" || strings.ContainsAny(k, " \t\n") {

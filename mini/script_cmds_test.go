@@ -33,6 +33,13 @@ func condition(cond string) (bool, error) {
 		return isCgroup2(), nil
 	case "cgroup1":
 		return !isCgroup2(), nil
+	case "registry": // the image scenarios' registry server and its client
+		_, err1 := exec.LookPath("docker-registry")
+		_, err2 := exec.LookPath("skopeo")
+		return err1 == nil && err2 == nil, nil
+	case "podman":
+		_, err := exec.LookPath("podman")
+		return err == nil, nil
 	}
 	// [exists:/proc/kcore]: this kernel has the file (step 9's probes).
 	if path, ok := strings.CutPrefix(cond, "exists:"); ok {

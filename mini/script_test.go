@@ -20,6 +20,8 @@ import (
 	"github.com/rogpeppe/go-internal/testscript"
 	"github.com/vishvananda/netlink"
 	"golang.org/x/sys/unix"
+
+	"mini/mini/image/transfer"
 )
 
 // noSkipVar, when set to 1, turns every "require" that is not met into a
@@ -45,7 +47,7 @@ func TestMain(m *testing.M) {
 			os.Exit(2)
 		}
 	}
-	code := testscript.RunMain(m, map[string]func() int{"mini": Main})
+	code := testscript.RunMain(m, map[string]func() int{"mini": Main, "mini-image": func() int { return transfer.Main(os.Args[1:]) }})
 	if probe.dir != "" {
 		os.RemoveAll(probe.dir)
 	}
@@ -155,6 +157,9 @@ func TestScripts(t *testing.T) {
 			env.Setenv("GOCACHE", goCaches[0])
 			env.Setenv("GOMODCACHE", goCaches[1])
 			env.Setenv("MINI_ROOT", filepath.Join(env.WorkDir, "state"))
+			// Images too, and no credentials of the host's.
+			env.Setenv("MINI_DATA_ROOT", filepath.Join(env.WorkDir, "data"))
+			env.Setenv("DOCKER_CONFIG", filepath.Join(env.WorkDir, ".docker"))
 			env.Setenv(noSkipVar, os.Getenv(noSkipVar))
 			// make lab-check STEP=N: the learner's step N stands in for mini's.
 			env.Setenv(labEnv, os.Getenv(labEnv))

@@ -7,15 +7,18 @@
 #
 # What it does:
 #  1. apt-get install the tools the steps and the tests use (busybox-static,
-#     iproute2, iptables, make, git, ca-certificates), skipping apt entirely
-#     when they are all installed;
+#     iproute2, iptables, make, git, ca-certificates; for the image tests a
+#     registry server, docker-registry, and skopeo and podman to push and
+#     read images; umoci for docs/images.md and make bench-image, attr for
+#     its getfattr), skipping apt entirely when they are all installed;
 #  2. find a Go toolchain at least as new as go.mod's "go" line; when there is
 #     none, install one with apt (Debian 12: from bookworm-backports, on the
 #     mirror apt already uses; Ubuntu: a golang-1.2x-go new enough) and link go and
 #     gofmt into /usr/local/bin;
 #  3. go mod download (so that the tests build offline later), make build
-#     (bin/mini, left to the checkout's owner) and make rootfs (rootfs/busybox,
-#     root's), and link /usr/local/bin/mini to bin/mini.
+#     (bin/mini and bin/mini-image, left to the checkout's owner) and make
+#     rootfs (rootfs/busybox, root's), and link /usr/local/bin/mini to
+#     bin/mini.
 set -eu
 
 say() { echo "provision: $*"; }
@@ -48,13 +51,18 @@ installed() { dpkg-query -W -f '${Status}\n' "$1" 2>/dev/null | grep -q '^instal
 command -v apt-get >/dev/null && command -v dpkg-query >/dev/null ||
 	die "this script uses apt: on another distribution install busybox (static), iproute2, iptables, make, git and Go >= 1.23 yourself, then run 'make build rootfs'"
 missing=""
-for p in busybox-static iproute2 iptables make git ca-certificates; do
+for p in busybox-static iproute2 iptables make git ca-certificates docker-registry skopeo podman umoci attr; do
 	installed "$p" || missing="$missing $p"
 done
 if [ -n "$missing" ]; then
 	apt_update
 	# shellcheck disable=SC2086 # one word per package
 	apt_install $missing
+	# Debian starts the registry it installs, on port 5000, for good: the
+	# tests start their own, on ports of their own, and stop them.
+	case " $missing " in
+	*" docker-registry "*) ! command -v systemctl >/dev/null || systemctl disable --now docker-registry.service >/dev/null 2>&1 || true ;;
+	esac
 else
 	say "packages: all present"
 fi

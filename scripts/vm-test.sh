@@ -39,7 +39,7 @@ inside() {
 		done
 	fi
 	if [ -f "$bins/mini" ]; then
-		install -m 755 "$bins/mini" bin/mini
+		install -m 755 "$bins/mini" "$bins/mini-image" bin/
 	else
 		make --no-print-directory build
 	fi
@@ -175,6 +175,7 @@ if command -v "$GO" >/dev/null; then
 	echo "vm-test: building bin/mini and the test binaries here (linux/$arch)"
 	export CGO_ENABLED=0 GOOS=linux GOARCH="$arch"
 	"$GO" build -ldflags "-X main.version=${VERSION:-dev}" -o "$stage/mini" ./mini || die "bin/mini does not build"
+	"$GO" build -o "$stage/mini-image" ./mini/image/mini-image || die "bin/mini-image does not build"
 	for d in $("$GO" list -f '{{if or .TestGoFiles .XTestGoFiles}}{{.Dir}}{{end}}' ./...); do
 		rel=${d#"$PWD"/}
 		bin=$(echo "$rel" | tr / _).test

@@ -59,6 +59,8 @@ func main() {
 	mini := flag.String("mini", "bin/mini", "the mini binary")
 	image := flag.String("image", "rootfs/busybox", "the rootfs every runtime runs")
 	scale := flag.Int("scale", 50, "containers started at once in the scale run (0: skip)")
+	images := flag.Bool("images", false, "the image bench instead (make bench-image): pull and unpack beside skopeo + umoci, and containers sharing an image's layers")
+	containers := flag.Int("containers", 20, "with -images: containers of one image started at once (0: skip)")
 	flag.Parse()
 	if os.Geteuid() != 0 {
 		fatal("bench: run as root (sudo make bench): containers need it")
@@ -70,6 +72,10 @@ func main() {
 		os.Exit(outside())
 	}
 	hybrid := setUp(tmp)
+	if *images {
+		imageBench(bin, img, *runs, *containers)
+		return
+	}
 
 	// A bridge and subnet of the benchmark's own, removed at the end, so the
 	// benchmark touches nothing on the host that it did not make.

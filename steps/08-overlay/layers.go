@@ -113,7 +113,9 @@ func makeLayers(ctx *steps.Context, l Layers, image []string, files []initFile, 
 		return err
 	}
 	ctx.Tracef("mkdir(%q, 0711)", l.Dir)
-	if err := os.Mkdir(l.Dir, 0o711); err != nil {
+	// It may be there: mini run records in it which stored image the
+	// container is made from (mini/image.RecordUse).
+	if err := os.Mkdir(l.Dir, 0o711); err != nil && !errors.Is(err, os.ErrExist) {
 		return fmt.Errorf("mkdir %s: %w", l.Dir, err)
 	}
 	if err := os.Chmod(l.Dir, 0o711); err != nil {
