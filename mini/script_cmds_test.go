@@ -60,6 +60,7 @@ var commands = map[string]func(ts *testscript.TestScript, neg bool, args []strin
 	"bad":            cmdBad,
 	"hostipc":        cmdHostIPC,
 	"pty":            cmdPty,
+	"droprules":      cmdDropRules,
 	"probeimage":     cmdProbeImage,
 	"seccompprofile": cmdSeccompProfile,
 }

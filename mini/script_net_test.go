@@ -5,6 +5,7 @@ import (
 	"net"
 	"net/netip"
 	"os"
+	"os/exec"
 	"strings"
 	"sync"
 	"time"
@@ -66,7 +67,42 @@ func (n *testNet) release() []string {
 	defer n.reserve.Close()
 	left := bridgePorts(n.bridge)
 	deleteBridge(n.bridge)
+	dropRules(n.bridge)
 	return left
+}
+
+// dropRules deletes the iptables rules mini tagged for bridge (step 6,
+// nat.go), one by one with -D: the next scenario to use the name starts
+// without them, and other scenarios' rules, added meanwhile, stay.
+func dropRules(bridge string) error {
+	tag := `"mini:` + bridge + `"`
+	for _, table := range []string{"nat", "filter"} {
+		out, err := exec.Command("iptables", "-w", "-t", table, "-S").Output()
+		if err != nil {
+			return fmt.Errorf("iptables -t %s -S: %w", table, err)
+		}
+		for _, line := range strings.Split(string(out), "\n") {
+			if !strings.HasPrefix(line, "-A ") || !strings.Contains(line, tag) {
+				continue
+			}
+			// The rule as -S prints it, with -D for -A; the tag's quotes go.
+			args := strings.Fields(strings.ReplaceAll(line, tag, "mini:"+bridge))
+			args[0] = "-D"
+			if out, err := exec.Command("iptables", append([]string{"-w", "-t", table}, args...)...).CombinedOutput(); err != nil {
+				return fmt.Errorf("iptables -t %s %s: %v: %s", table, strings.Join(args, " "), err, out)
+			}
+		}
+	}
+	return nil
+}
+
+// cmdDropRules is the scenario command "droprules": it deletes the rules
+// mini tagged for the scenario's bridge.
+func cmdDropRules(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 0 {
+		ts.Fatalf("usage: droprules")
+	}
+	ts.Check(dropRules(ts.Getenv("MINI_BRIDGE")))
 }
 
 // setupNet gives a scenario its own network through $MINI_BRIDGE,

@@ -32,22 +32,34 @@ const noSkipVar = "MINI_NO_SKIP"
 // its own (see TestMain).
 const netnsVar = "MINI_TEST_NETNS"
 
+// commands are the programs scenarios run as this test binary again,
+// named for them (testscript.RunMain).
+var testCommands = map[string]func() int{
+	"mini":       Main,
+	"mini-image": func() int { return transfer.Main(os.Args[1:]) },
+}
+
 func TestMain(m *testing.M) {
 	// As root, the tests run in a network namespace of their own: every
 	// bridge, veth, route, iptables rule and sysctl a scenario makes mini
 	// make is made there, and goes with it. The host's network is never
-	// touched. (testscript runs "mini" as this binary again, named mini:
-	// those runs, and the re-run below, are already inside.)
-	if filepath.Base(os.Args[0]) != "mini" && os.Geteuid() == 0 {
-		if os.Getenv(netnsVar) == "" {
+	// touched. Only "go test"'s own run of this binary moves there: the
+	// commands testscript runs as this binary again (named mini,
+	// mini-image), and the test binaries the lab tests start, are inside
+	// already ($MINI_TEST_NETNS is "ready" for them).
+	if testCommands[filepath.Base(os.Args[0])] == nil && os.Geteuid() == 0 {
+		switch os.Getenv(netnsVar) {
+		case "":
 			os.Exit(inNetns())
-		}
-		if err := setupNetns(); err != nil {
-			fmt.Fprintf(os.Stderr, "the tests' network namespace: %v\n", err)
-			os.Exit(2)
+		case "1":
+			if err := setupNetns(); err != nil {
+				fmt.Fprintf(os.Stderr, "the tests' network namespace: %v\n", err)
+				os.Exit(2)
+			}
+			os.Setenv(netnsVar, "ready")
 		}
 	}
-	code := testscript.RunMain(m, map[string]func() int{"mini": Main, "mini-image": func() int { return transfer.Main(os.Args[1:]) }})
+	code := testscript.RunMain(m, testCommands)
 	if probe.dir != "" {
 		os.RemoveAll(probe.dir)
 	}

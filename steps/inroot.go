@@ -159,5 +159,8 @@ func MountIn(ctx *Context, source, root, path, fstype string, flags uintptr, dat
 	}
 	defer f.Close()
 	ctx.Tracef("openat2(root, %q, RESOLVE_IN_ROOT) = fd %d", path, f.Fd())
-	return Mount(ctx, source, FDPath(f), fstype, flags, data)
+	if err := Mount(ctx, source, FDPath(f), fstype, flags, data); err != nil {
+		return fmt.Errorf("%s in the container: %w", path, err)
+	}
+	return nil
 }

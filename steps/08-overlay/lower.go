@@ -150,10 +150,11 @@ func openIn(pid int, path string) (*os.File, error) {
 	return os.NewFile(uintptr(fd), path), nil
 }
 
-// attachLowers runs in the child, in the container's directory: each
+// AttachLowers runs in the child, in the container's directory: each
 // layer the host sent goes onto its mount point lower/N. A detached mount
 // is attached with move_mount(2); an open directory (rootless) is bound.
-func attachLowers(ctx *steps.Context) error {
+// Exported for the lab (lab/08-overlay).
+func AttachLowers(ctx *steps.Context) error {
 	s := ctx.Spec
 	for i, n := range s.LowerFiles {
 		fd, err := ctx.ReceivedFile(n)

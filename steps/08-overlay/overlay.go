@@ -115,7 +115,7 @@ func (Step) MountRootfs(ctx *steps.Context) error {
 	if err := unix.Fchdir(dir); err != nil {
 		return fmt.Errorf("fchdir %s: %w", ctx.ContainerDir(), err)
 	}
-	if err := attachLowers(ctx); err != nil {
+	if err := AttachLowers(ctx); err != nil {
 		return err
 	}
 	ctx.Tracef("chdir(\"lower\"): the overlay's options name every layer from there")
