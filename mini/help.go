@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"io"
+	"strings"
 
 	"github.com/spf13/pflag"
 
@@ -14,12 +15,12 @@ func printHelp(w io.Writer) {
 
 Usage:
   mini run [flags] IMAGE [COMMAND [ARG...]]   run COMMAND in a container
-  mini version                               print the version and the steps
+%s  mini version                               print the version and the steps
   mini help [run]                            print this help
 
 Steps (mini run --step N runs steps 1..N; the default is %d):
   0  no isolation: re-exec, spec pipe, sync barrier, wait
-`, maxStep())
+`, lifeHelp(), maxStep())
 	for _, s := range allSteps {
 		fmt.Fprintf(w, "  %d  %s\n", s.Number(), s.Name())
 	}
@@ -40,4 +41,14 @@ func helpRun(w io.Writer) {
 	var s string
 	runFlags(fs, &steps.Spec{}, &s)
 	printRunHelp(w, fs)
+}
+
+// lifeHelp lists the commands that act on containers, for printHelp.
+func lifeHelp() string {
+	var b strings.Builder
+	for _, name := range lifeOrder {
+		c := lifeCommands[name]
+		fmt.Fprintf(&b, "  mini %-38s %s\n", c.usage, c.what)
+	}
+	return b.String()
 }

@@ -5,6 +5,8 @@ package main
 import (
 	"fmt"
 	"os"
+
+	"mini/mini/monitor"
 )
 
 func main() {
@@ -24,6 +26,8 @@ func Main() int {
 		return initMain()
 	case "run":
 		return runMain(args[1:])
+	case monitor.Command:
+		return monitorMain()
 	case "version", "--version":
 		return versionMain()
 	case "help", "-h", "--help":
@@ -34,6 +38,9 @@ func Main() int {
 		printHelp(os.Stdout)
 		return 0
 	default:
+		if cmd, ok := lifeCommands[args[0]]; ok {
+			return cmd.main(args[1:])
+		}
 		fmt.Fprintf(os.Stderr, "mini: unknown command %q: run 'mini help' for the list\n", args[0])
 		return 125
 	}

@@ -43,7 +43,7 @@ func runFlags(fs *pflag.FlagSet, spec *steps.Spec, stepArg *string) {
 	fs.StringVar(&spec.Name, "name", "", "container name (default: the container id)")
 	fs.StringArrayVarP(&spec.Env, "env", "e", nil, "set an environment variable, KEY=VALUE (KEY alone: the host's value)")
 	fs.StringVarP(&spec.Dir, "workdir", "w", "/", "working directory of the command")
-	fs.StringVar(&spec.Root, "root", envOr("MINI_ROOT", "/run/mini"), "where mini keeps its state ($MINI_ROOT, else /run/mini)")
+	fs.StringVar(&spec.Root, "root", defaultRoot(), rootUsage)
 	fs.BoolVar(&spec.Trace, "trace", false, "print every action of every step, host and child side")
 	fs.Bool("lab", false, "run your lab/NN version of step N (--step N) in place of mini's; $"+labEnv+"=N does it too")
 	fs.StringArrayVarP(&spec.VolumeFlag, "volume", "v", nil, "bind mount HOST:CONTAINER[:ro]")
@@ -56,10 +56,12 @@ func runFlags(fs *pflag.FlagSet, spec *steps.Spec, stepArg *string) {
 	fs.StringVar(&spec.CPUs, "cpus", "", "CPU limit in CPUs, e.g. 0.5")
 	fs.StringVar(&spec.PidsLimit, "pids-limit", "", "most processes the container may have")
 	fs.BoolVar(&spec.Remove, "rm", false, "remove the container's layers when it exits")
+	lifeFlags(fs)
 }
 
 func runMain(args []string) int {
-	spec, err := parseRun(args)
+	var opts lifeOptions
+	spec, err := parseRunID(args, "", &opts)
 	if errors.Is(err, pflag.ErrHelp) {
 		return 0
 	}
@@ -67,7 +69,7 @@ func runMain(args []string) int {
 		fmt.Fprintf(os.Stderr, "mini: %v\n", err)
 		return 125
 	}
-	code, err := steps.Run(spec, recipe(spec), "mini", os.Stderr)
+	code, err := runContainer(args, spec, opts)
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "mini: %v\n", oneLine(err))
 	}
@@ -77,6 +79,13 @@ func runMain(args []string) int {
 // parseRun turns "mini run" arguments into a spec, checking everything that
 // can be checked without touching the system.
 func parseRun(args []string) (*steps.Spec, error) {
+	return parseRunID(args, "", &lifeOptions{})
+}
+
+// parseRunID is parseRun for a container whose id is id (a new one if
+// empty), which also returns the options that are mini's and not the
+// container's (-d, --log-opt: lifeOptions).
+func parseRunID(args []string, id string, opts *lifeOptions) (*steps.Spec, error) {
 	spec := &steps.Spec{}
 	var stepArg string
 	fs := pflag.NewFlagSet("run", pflag.ContinueOnError)
@@ -143,8 +152,13 @@ func parseRun(args []string) (*steps.Spec, error) {
 		return nil, fmt.Errorf("--root: %w", err)
 	}
 
-	if spec.ID, err = newID(); err != nil {
+	if err := opts.parse(fs); err != nil {
 		return nil, err
+	}
+	if spec.ID = id; id == "" {
+		if spec.ID, err = newID(); err != nil {
+			return nil, err
+		}
 	}
 	if spec.Name == "" {
 		spec.Name = spec.ID

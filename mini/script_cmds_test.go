@@ -7,7 +7,10 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
+	"strconv"
 	"strings"
+	"time"
 
 	"github.com/rogpeppe/go-internal/testscript"
 	"golang.org/x/sys/unix"
@@ -38,9 +41,12 @@ func isCgroup2() bool {
 }
 
 var commands = map[string]func(ts *testscript.TestScript, neg bool, args []string){
-	"require": cmdRequire,
-	"bad":     cmdBad,
-	"hostipc": cmdHostIPC,
+	"require":  cmdRequire,
+	"bad":      cmdBad,
+	"badcmd":   cmdBadCmd,
+	"hostipc":  cmdHostIPC,
+	"waitfile": cmdWaitFile,
+	"waitexit": cmdWaitExit,
 }
 
 // bad ARG...: "mini run ARG..." must fail as bad input does: exit 125, one
@@ -50,11 +56,19 @@ func cmdBad(ts *testscript.TestScript, neg bool, args []string) {
 	if neg {
 		ts.Fatalf("unsupported: ! bad")
 	}
+	cmdBadCmd(ts, neg, append([]string{"run"}, args...))
+}
+
+// badcmd CMD ARG...: "mini CMD ARG..." must fail as bad does.
+func cmdBadCmd(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) == 0 {
+		ts.Fatalf("usage: badcmd CMD ARG...")
+	}
 	// Containers that ran before are kept (step 8 keeps a container's
 	// layers without --rm, as docker does): only new ones count.
 	containers := filepath.Join(ts.Getenv("MINI_ROOT"), "containers", "*")
 	before, _ := filepath.Glob(containers)
-	err := ts.Exec("mini", append([]string{"run"}, args...)...)
+	err := ts.Exec("mini", args...)
 	var ee *exec.ExitError
 	if !errors.As(err, &ee) || ee.ExitCode() != 125 {
 		ts.Fatalf("want exit status 125, got %v", err)
@@ -153,4 +167,50 @@ func removeHostIPC(msqid, shm string) error {
 		}
 	}
 	return nil
+}
+
+// waitfile FILE REGEXP: wait until FILE (a glob: the first file it
+// matches) exists and holds a match of REGEXP (multi-line mode), for at
+// most ten seconds: what a background command (mini logs -f, a detached
+// container's log) writes is awaited this way, never with a sleep.
+func cmdWaitFile(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 2 {
+		ts.Fatalf("usage: waitfile FILE REGEXP")
+	}
+	re, err := regexp.Compile("(?m)" + args[1])
+	ts.Check(err)
+	var data []byte
+	err = fmt.Errorf("no file matches")
+	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
+		paths, _ := filepath.Glob(ts.MkAbs(args[0]))
+		if len(paths) == 0 {
+			continue
+		}
+		if data, err = os.ReadFile(paths[0]); err == nil && re.Match(data) {
+			return
+		}
+	}
+	ts.Fatalf("%s: no match for %q within 10s; it holds %q (%v)", args[0], args[1], data, err)
+}
+
+// waitexit FILE: wait until the process whose pid FILE holds has exited
+// (its pidfd becomes readable, pidfd_open(2)), for at most ten seconds. A
+// monitor's pid comes from mini inspect -f '{{.Mini.HolderPid}}'.
+func cmdWaitExit(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 1 {
+		ts.Fatalf("usage: waitexit PIDFILE")
+	}
+	pid, err := strconv.Atoi(strings.TrimSpace(ts.ReadFile(args[0])))
+	ts.Check(err)
+	fd, err := unix.PidfdOpen(pid, 0)
+	if errors.Is(err, unix.ESRCH) {
+		return
+	}
+	ts.Check(err)
+	defer unix.Close(fd)
+	n, err := unix.Poll([]unix.PollFd{{Fd: int32(fd), Events: unix.POLLIN}}, 10000)
+	ts.Check(err)
+	if n == 0 {
+		ts.Fatalf("pid %d has not exited within 10s", pid)
+	}
 }

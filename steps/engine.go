@@ -63,15 +63,8 @@ func Run(spec *Spec, steps []Step, argv0 string, out io.Writer) (code int, err e
 	// Whatever has been prepared is cleaned up, in reverse, however we leave.
 	var started []Step
 	defer func() {
-		for i := len(started) - 1; i >= 0; i-- {
-			if c, ok := started[i].(Cleaner); ok {
-				if cerr := c.Cleanup(ctx.For(started[i])); cerr != nil {
-					ctx.Notef("cleanup of step %d (%s): %v", started[i].Number(), started[i].Name(), cerr)
-					if err == nil {
-						code, err = 125, cerr
-					}
-				}
-			}
+		if cerr := Cleanup(ctx, started); cerr != nil && err == nil {
+			code, err = 125, cerr
 		}
 	}()
 	defer ctx.childFiles.close() // a run that fails before the child starts
@@ -133,6 +126,9 @@ func Run(spec *Spec, steps []Step, argv0 string, out io.Writer) (code int, err e
 		if jerr := json.Unmarshal(msg, &failure); jerr != nil {
 			failure = childError{Code: 125, Msg: string(msg)}
 		}
+	}
+	if failure.Msg == "" && spec.OnStart != nil {
+		spec.OnStart(child.pid)
 	}
 	reap()
 	if failure.Msg != "" {

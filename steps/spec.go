@@ -24,6 +24,10 @@ type Spec struct {
 	Dir    string   `json:"dir"`   // -w: working directory of the command
 	Root   string   `json:"root"`  // --root: mini's state directory
 	Trace  bool     `json:"trace"` // --trace: print every action
+	// OnStart, if set, is called on the host once the command runs (the
+	// child reached execve(2), fd 4 closed), with the container's pid:
+	// mini/container records it, and run -d returns then. Not sent.
+	OnStart func(pid int) `json:"-"`
 
 	// Rootless is true when mini itself runs as a non-root user.
 	Rootless bool `json:"rootless"`

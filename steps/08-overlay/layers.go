@@ -99,8 +99,9 @@ func makeLayers(ctx *steps.Context, l Layers, image []string, files []initFile, 
 	if err := mkdirOwned(ctx, filepath.Dir(l.Dir), 0o711, me, mygroup); err != nil {
 		return err
 	}
+	// The container's state (mini/container) may be there already.
 	ctx.Tracef("mkdir(%q, 0711)", l.Dir)
-	if err := os.Mkdir(l.Dir, 0o711); err != nil {
+	if err := os.Mkdir(l.Dir, 0o711); err != nil && !errors.Is(err, os.ErrExist) {
 		return fmt.Errorf("mkdir %s: %w", l.Dir, err)
 	}
 	if err := os.Chmod(l.Dir, 0o711); err != nil {
