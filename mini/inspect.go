@@ -3,8 +3,10 @@ package main
 import (
 	"encoding/json"
 	"fmt"
+	"io"
 	"net/netip"
 	"os"
+	"strings"
 	"text/template"
 	"time"
 
@@ -119,15 +121,26 @@ func inspectMain(args []string) int {
 	if list == nil {
 		list = []inspected{}
 	}
-	data, _ := json.MarshalIndent(list, "", "    ")
-	fmt.Println(string(data))
+	if err := encode(os.Stdout, list, "    "); err != nil {
+		return commandExit(err)
+	}
 	return code
+}
+
+// encode writes v as JSON, "&", "<" and ">" as they are (docker's API does
+// not escape them), indented by indent unless it is empty.
+func encode(w io.Writer, v any, indent string) error {
+	enc := json.NewEncoder(w)
+	enc.SetEscapeHTML(false)
+	enc.SetIndent("", indent)
+	return enc.Encode(v)
 }
 
 // toJSON is the template function json, as docker's.
 func toJSON(v any) (string, error) {
-	data, err := json.Marshal(v)
-	return string(data), err
+	var b strings.Builder
+	err := encode(&b, v, "")
+	return strings.TrimSuffix(b.String(), "\n"), err
 }
 
 func inspect(s *container.State) inspected {

@@ -169,9 +169,9 @@ func removeHostIPC(msqid, shm string) error {
 	return nil
 }
 
-// waitfile FILE REGEXP: wait until FILE (a glob: the first file it
-// matches) exists and holds a match of REGEXP (multi-line mode), for at
-// most ten seconds: what a background command (mini logs -f, a detached
+// waitfile FILE REGEXP: wait until FILE (a glob: any file it matches)
+// exists and holds a match of REGEXP (multi-line mode), for at most ten
+// seconds: what a background command (mini logs -f, a detached
 // container's log) writes is awaited this way, never with a sleep.
 func cmdWaitFile(ts *testscript.TestScript, neg bool, args []string) {
 	if neg || len(args) != 2 {
@@ -183,11 +183,10 @@ func cmdWaitFile(ts *testscript.TestScript, neg bool, args []string) {
 	err = fmt.Errorf("no file matches")
 	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
 		paths, _ := filepath.Glob(ts.MkAbs(args[0]))
-		if len(paths) == 0 {
-			continue
-		}
-		if data, err = os.ReadFile(paths[0]); err == nil && re.Match(data) {
-			return
+		for _, p := range paths {
+			if data, err = os.ReadFile(p); err == nil && re.Match(data) {
+				return
+			}
 		}
 	}
 	ts.Fatalf("%s: no match for %q within 10s; it holds %q (%v)", args[0], args[1], data, err)

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strconv"
+	"strings"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -13,12 +15,17 @@ import (
 )
 
 // Create records a new container of spec, held by this process, before any
-// step runs: its name is then taken. A name is unique among all the
-// containers under --root, running or not, until mini rm, as docker's.
-// Two mini runs with the same --name at once must not both get it, so the
-// check and the write happen under a lock, flock(2) on
-// <root>/containers.lock; a container named by its id (no --name) needs no
-// check, the id being 48 random bits.
+// step runs. The container's directory appears with its state already in
+// it: the state is written in a directory named for this process
+// (newDir), which rename(2) then makes <root>/containers/<id> in one step.
+// A mini killed before leaves that directory, which names a process that is
+// gone, and the next List removes it (sweep).
+//
+// Its name is then taken. A name is unique among all the containers under
+// --root, running or not, until mini rm, as docker's: two mini runs with the
+// same --name at once must not both get it, so the check and the rename
+// happen under a lock (lock). A container named by its id (no --name)
+// needs no check, the id being 48 random bits.
 func Create(spec *steps.Spec, detached bool) (*State, error) {
 	me, err := steps.Self()
 	if err != nil {
@@ -28,23 +35,28 @@ func Create(spec *steps.Spec, detached bool) (*State, error) {
 		ID: spec.ID, Name: spec.Name, Image: spec.Image, Args: spec.Args,
 		Status: Created, Created: time.Now().UTC(), Holder: me, Detached: detached, Spec: spec,
 	}
-	if s.made, err = makeDir(spec.Root, s.ID); err != nil {
+	containers := filepath.Join(spec.Root, "containers")
+	tmp := filepath.Join(containers, newDir(s.ID, me))
+	if s.made, err = makeDirs(spec.Root, containers, tmp); err != nil {
 		return nil, err
 	}
-	if spec.Name != spec.ID {
-		err = s.reserveName()
-	} else {
-		err = s.Save()
+	err = s.write(filepath.Join(tmp, "state.json"))
+	if err == nil && spec.Name != spec.ID {
+		err = s.reserveName(tmp)
+	} else if err == nil {
+		err = rename(tmp, Dir(spec.Root, s.ID))
 	}
 	if err != nil {
+		os.RemoveAll(tmp)
 		s.Discard()
 		return nil, err
 	}
 	return s, nil
 }
 
-// reserveName saves the state if no other container has its name.
-func (s *State) reserveName() error {
+// reserveName moves the new container's directory into place if no other
+// container has its name.
+func (s *State) reserveName(tmp string) error {
 	unlock, err := lock(s.Spec.Root)
 	if err != nil {
 		return err
@@ -55,37 +67,57 @@ func (s *State) reserveName() error {
 		return err
 	}
 	for _, o := range all {
-		if o.Name == s.Name && o.ID != s.ID {
+		if o.Name == s.Name {
 			return fmt.Errorf("Conflict. The container name \"/%s\" is already in use by container %q. You have to remove (or rename) that container to be able to reuse that name.", s.Name, o.ID)
 		}
 	}
-	return s.Save()
+	return rename(tmp, Dir(s.Spec.Root, s.ID))
 }
 
-// makeDir makes <root>/containers/<id>, and what is missing above it, mode
-// 0711: from step 5 on the container's root, an unprivileged host uid, must
-// pass through to its layers (step 8); nobody needs to list them. It
-// returns the directories it made, for Discard to remove. Another mini may
-// remove an empty <root>/containers it made between two of these mkdirs
-// (its run failed): then it starts again.
-func makeDir(root, id string) ([]string, error) {
+// newPrefix starts the name of a container's directory while Create fills
+// it: .new-<id>-<pid>-<start time> (a steps.Owner), so that one whose mini
+// is gone can be told from one being made.
+const newPrefix = ".new-"
+
+func newDir(id string, o steps.Owner) string {
+	return fmt.Sprintf("%s%s-%d-%d", newPrefix, id, o.PID, o.Start)
+}
+
+// sweep removes what a mini killed inside Create left: a directory named
+// by newDir whose mini is gone.
+func sweep(containers, name string) {
+	f := strings.Split(strings.TrimPrefix(name, newPrefix), "-")
+	if len(f) != 3 {
+		return
+	}
+	pid, err1 := strconv.Atoi(f[1])
+	start, err2 := strconv.ParseUint(f[2], 10, 64)
+	if err1 != nil || err2 != nil || (steps.Owner{PID: pid, Start: start}).Alive() {
+		return
+	}
+	os.RemoveAll(filepath.Join(containers, name))
+}
+
+// makeDirs makes the directories that are missing, mode 0711: from step 5
+// on the container's root, an unprivileged host uid, must pass through to
+// its layers (step 8); nobody needs to list them. It returns those it made,
+// for Discard to remove. Another mini may remove an empty directory it
+// made between two of these mkdirs (its run failed): then it starts again.
+func makeDirs(root string, dirs ...string) ([]string, error) {
 	var made []string
 	var err error
 	for try := 0; try < 3; try++ {
 		made = made[:0]
-		for _, dir := range []string{root, filepath.Join(root, "containers"), Dir(root, id)} {
-			err = os.Mkdir(dir, 0o711)
+		for _, dir := range append([]string{root}, dirs...) {
+			err = mkdir(dir)
 			if errors.Is(err, os.ErrExist) {
 				err = nil
 				continue
 			}
-			if err == nil {
-				made = append(made, dir)
-				err = os.Chmod(dir, 0o711) // whatever the umask
-			}
 			if err != nil {
 				break
 			}
+			made = append(made, dir)
 		}
 		if !errors.Is(err, os.ErrNotExist) {
 			break
@@ -100,11 +132,24 @@ func makeDir(root, id string) ([]string, error) {
 	return made, nil
 }
 
+// mkdir makes one directory, mode 0711 whatever the umask.
+func mkdir(dir string) error {
+	if err := os.Mkdir(dir, 0o711); err != nil {
+		return err
+	}
+	return os.Chmod(dir, 0o711)
+}
+
+func rename(from, to string) error {
+	if err := os.Rename(from, to); err != nil {
+		return fmt.Errorf("rename %s: %w", from, err)
+	}
+	return nil
+}
+
 // lock takes the lock of the containers under root: flock(2) on the
 // directory <root>/containers itself, released by unlock, or by the kernel
-// if this process dies. (A lock file would have to stay there for good; the
-// directory is never removed while it holds a container, and the caller's
-// own is in it by now.)
+// if this process dies. (A lock file would stay there for good.)
 func lock(root string) (unlock func(), err error) {
 	path := filepath.Join(root, "containers")
 	fd, err := unix.Open(path, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)

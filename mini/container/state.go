@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"sort"
 	"strconv"
+	"strings"
 	"time"
 
 	"mini/steps"
@@ -75,17 +76,18 @@ func (s *State) Running() bool { return s.Status == Running && s.Init.Alive() }
 // over the old one, so a reader, or a mini killed half-way, sees the old
 // state or the new one, never half of one. No fsync: run state lives on a
 // tmpfs (/run) and need not outlive a reboot.
-func (s *State) Save() error {
-	dir := Dir(s.Spec.Root, s.ID)
+func (s *State) Save() error { return s.write(statePath(s.Spec.Root, s.ID)) }
+
+func (s *State) write(path string) error {
 	data, err := json.Marshal(s)
 	if err != nil {
 		return err
 	}
-	tmp := filepath.Join(dir, ".state.json."+strconv.Itoa(os.Getpid()))
+	tmp := filepath.Join(filepath.Dir(path), ".state.json."+strconv.Itoa(os.Getpid()))
 	if err := os.WriteFile(tmp, data, 0o600); err != nil {
 		return fmt.Errorf("write %s: %w", tmp, err)
 	}
-	if err := os.Rename(tmp, statePath(s.Spec.Root, s.ID)); err != nil {
+	if err := os.Rename(tmp, path); err != nil {
 		os.Remove(tmp)
 		return fmt.Errorf("rename %s: %w", tmp, err)
 	}
@@ -111,9 +113,11 @@ func Load(root, id string) (*State, error) {
 
 // List reads every container's state under root, the newest first, as
 // docker ps lists them. A directory without a state (step 8's layers of a
-// run before mini kept state) is not a container and is skipped.
+// run before mini kept state) is not a container and is skipped; one that
+// a mini killed while it made it left is removed (sweep).
 func List(root string) ([]*State, error) {
-	dirs, err := os.ReadDir(filepath.Join(root, "containers"))
+	containers := filepath.Join(root, "containers")
+	dirs, err := os.ReadDir(containers)
 	if errors.Is(err, os.ErrNotExist) {
 		return nil, nil
 	}
@@ -122,6 +126,10 @@ func List(root string) ([]*State, error) {
 	}
 	var out []*State
 	for _, d := range dirs {
+		if strings.HasPrefix(d.Name(), newPrefix) {
+			sweep(containers, d.Name())
+			continue
+		}
 		s, err := Load(root, d.Name())
 		if err != nil {
 			continue
