@@ -21,7 +21,6 @@ import (
 func commandFlags(name, usage string) (*pflag.FlagSet, *string) {
 	fs := pflag.NewFlagSet(name, pflag.ContinueOnError)
 	fs.SetOutput(io.Discard)
-	fs.SetInterspersed(false)
 	root := fs.String("root", defaultRoot(), rootUsage)
 	fs.Usage = func() {
 		fmt.Fprintf(os.Stdout, "Usage: mini %s\n\nFlags:\n%s", usage, fs.FlagUsages())
@@ -99,6 +98,7 @@ type lifeCommand struct {
 // lifeCommands are the commands beside run, docker's names.
 var lifeCommands = map[string]lifeCommand{
 	"ps":      {psMain, psUsage, "list containers"},
+	"exec":    {execMain, execUsage, "run a command in a running container"},
 	"logs":    {logsMain, logsUsage, "print the output of a container run with -d"},
 	"stop":    {stopMain, stopUsage, "stop containers: SIGTERM, then SIGKILL"},
 	"kill":    {killMain, killUsage, "send a signal to containers"},
@@ -110,7 +110,7 @@ var lifeCommands = map[string]lifeCommand{
 }
 
 // lifeOrder is the order "mini help" lists them in.
-var lifeOrder = []string{"ps", "logs", "stop", "kill", "rm", "wait", "inspect", "top", "stats"}
+var lifeOrder = []string{"exec", "ps", "logs", "stop", "kill", "rm", "wait", "inspect", "top", "stats"}
 
 // rootUsage says where mini keeps its state by default.
 const rootUsage = "where mini keeps its state ($MINI_ROOT, else /run/mini; without root, $XDG_RUNTIME_DIR/mini)"

@@ -216,7 +216,11 @@ func checkImage(arg string) (string, error) {
 // makeEnv builds the command's environment as docker does: PATH, HOSTNAME and
 // HOME, then -e in order (a later one wins).
 func makeEnv(flags []string, hostname string) ([]string, error) {
-	env := []string{defaultPath, "HOSTNAME=" + hostname, "HOME=/root"}
+	return addEnv([]string{defaultPath, "HOSTNAME=" + hostname, "HOME=/root"}, flags)
+}
+
+// addEnv applies -e flags to env, in order (a later one wins).
+func addEnv(env, flags []string) ([]string, error) {
 	for _, kv := range flags {
 		k, v, ok := strings.Cut(kv, "=")
 		if k == "" || strings.ContainsAny(k, " \t\n") {

@@ -95,3 +95,17 @@ func (s *State) WaitStopped(timeout time.Duration) (bool, error) {
 func (s *State) WaitHolder(timeout time.Duration) (bool, error) {
 	return waitGone(s.Holder, timeout)
 }
+
+// OpenInit returns a pidfd of the container's init, checked to be that
+// process (pidfd): what mini exec joins. It fails when the container is not
+// running.
+func (s *State) OpenInit() (int, error) {
+	fd, err := pidfd(s.Init)
+	if err == nil && (fd < 0 || s.Status != Running) {
+		if fd >= 0 {
+			unix.Close(fd)
+		}
+		err = fmt.Errorf("container %s is not running", s.Name)
+	}
+	return fd, err
+}
