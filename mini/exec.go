@@ -13,6 +13,7 @@ import (
 
 	"mini/mini/container"
 	"mini/mini/enter"
+	"mini/mini/terminal"
 	"mini/steps"
 	cgroups "mini/steps/07-cgroups"
 )
@@ -51,10 +52,18 @@ func execMain(args []string) int {
 	if p.Env, err = addEnv(append([]string(nil), s.Spec.Env...), *envFlags); err != nil {
 		return commandExit(err)
 	}
+	hasTerm := false
 	for _, kv := range *envFlags {
 		if strings.HasPrefix(kv, "HOME=") {
 			p.Home = false
 		}
+		hasTerm = hasTerm || strings.HasPrefix(kv, "TERM=")
+	}
+	if *tty && !hasTerm {
+		p.Env = append(p.Env, "TERM=xterm") // docker's
+	}
+	if *tty && *interactive && !terminal.IsTerminal(os.Stdin) {
+		return commandExit(errors.New("-i -t: the input device is not a TTY (docker's words): run with a terminal, or without -t"))
 	}
 	if *trace {
 		p.Trace = func(format string, args ...any) {
@@ -99,6 +108,14 @@ func execIn(s *container.State, p *enter.Process, interactive, tty bool) (int, e
 	if interactive {
 		p.Stdio[0] = os.Stdin
 	}
+	if p.Tty = tty; tty {
+		for _, f := range []*os.File{os.Stdin, os.Stdout} {
+			if ws, err := unix.IoctlGetWinsize(int(f.Fd()), unix.TIOCGWINSZ); err == nil {
+				p.Size = ws
+				break
+			}
+		}
+	}
 	// Signals sent to mini exec go to the command: it is in a session of
 	// its own, where ^C at the caller's terminal does not reach it.
 	sigs := make(chan os.Signal, 4)
@@ -110,6 +127,14 @@ func execIn(s *container.State, p *enter.Process, interactive, tty bool) (int, e
 			return e.Code, e.Err
 		}
 		return 125, err
+	}
+	if started.Master != nil {
+		var in *os.File
+		if interactive {
+			in = os.Stdin
+		}
+		relay := terminal.Start(started.Master, in, os.Stdout)
+		defer relay.Stop()
 	}
 	go func() {
 		for sig := range sigs {

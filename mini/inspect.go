@@ -166,7 +166,7 @@ func inspect(s *container.State) inspected {
 			AutoRemove:  spec.Remove,
 		},
 		Config: inspectedConfig{
-			Hostname: spec.Hostname, Tty: s.Tty, Env: spec.Env, Cmd: s.Args, Image: s.Image, WorkingDir: spec.Dir,
+			Hostname: spec.Hostname, Tty: spec.Tty, Env: spec.Env, Cmd: s.Args, Image: s.Image, WorkingDir: spec.Dir,
 		},
 		NetworkSettings: inspectedNetwork{Gateway: spec.Gateway, Bridge: spec.Bridge},
 		Mini: inspectedMini{

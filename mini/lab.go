@@ -15,6 +15,7 @@ import (
 	labnet "mini/lab/06-net"
 	labcgroups "mini/lab/07-cgroups"
 	laboverlay "mini/lab/08-overlay"
+	"mini/mini/terminal"
 	"mini/steps"
 )
 
@@ -75,7 +76,12 @@ func recipe(spec *steps.Spec) []steps.Step {
 			}
 		}
 	}
-	return steps.Active(all, spec.Step, spec.Rootless)
+	active := steps.Active(all, spec.Step, spec.Rootless)
+	if spec.Tty {
+		// Not a step: -t's pseudo-terminal, made after every step's Init.
+		active = append(active, &terminal.Step{})
+	}
+	return active
 }
 
 // checkLab refuses to run a lab step whose CloneFlags does not yet create

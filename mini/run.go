@@ -152,7 +152,7 @@ func parseRunID(args []string, id string, opts *lifeOptions) (*steps.Spec, error
 		return nil, fmt.Errorf("--root: %w", err)
 	}
 
-	if err := opts.parse(fs); err != nil {
+	if err := opts.parse(fs, spec); err != nil {
 		return nil, err
 	}
 	if spec.ID = id; id == "" {
@@ -174,6 +174,7 @@ func parseRunID(args []string, id string, opts *lifeOptions) (*steps.Spec, error
 	if spec.Env, err = makeEnv(spec.Env, spec.Hostname); err != nil {
 		return nil, err
 	}
+	spec.Env = opts.env(spec.Env)
 	if err := checkLab(spec); err != nil {
 		return nil, err
 	}

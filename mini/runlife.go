@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"strconv"
@@ -10,25 +11,36 @@ import (
 
 	"mini/mini/container"
 	"mini/mini/monitor"
+	"mini/mini/terminal"
 	"mini/steps"
 )
 
 // lifeOptions are mini run's flags that are not the container's but say how
 // mini holds it: in the foreground or from a monitor (-d), and its log.
 type lifeOptions struct {
-	detach bool
-	logMax int64
+	detach      bool
+	logMax      int64
+	interactive bool
+	tty         bool
 }
 
 // lifeFlags declares them, docker's names.
 func lifeFlags(fs *pflag.FlagSet) {
 	fs.BoolP("detach", "d", false, "run in the background: print the container id and return once the command runs")
 	fs.StringArray("log-opt", nil, "log option of run -d: max-size=SIZE (default 10m), the most one log file holds")
+	fs.BoolP("tty", "t", false, "give the command a pseudo-terminal (its controlling terminal, TERM=xterm)")
+	fs.BoolP("interactive", "i", false, "keep stdin open (a foreground run always has mini's)")
 }
 
-// parse reads them from the parsed flags.
-func (o *lifeOptions) parse(fs *pflag.FlagSet) error {
+// parse reads them from the parsed flags; -t is the spec's.
+func (o *lifeOptions) parse(fs *pflag.FlagSet, spec *steps.Spec) error {
 	o.detach, _ = fs.GetBool("detach")
+	o.interactive, _ = fs.GetBool("interactive")
+	spec.Tty, _ = fs.GetBool("tty")
+	o.tty = spec.Tty
+	if o.interactive && spec.Tty && !o.detach && !terminal.IsTerminal(os.Stdin) {
+		return errors.New("-i -t: the input device is not a TTY (docker's words): run with a terminal, or without -t")
+	}
 	o.logMax = container.DefaultLogMax
 	opts, _ := fs.GetStringArray("log-opt")
 	for _, opt := range opts {
@@ -82,7 +94,13 @@ func runContainer(args []string, spec *steps.Spec, opts lifeOptions) (int, error
 	if err != nil {
 		return 125, err
 	}
-	return container.Run(s, recipe, os.Stderr, nil)
+	return container.Run(s, terminal.WithRelay(recipe, func(master *os.File) func() {
+		var in *os.File
+		if opts.interactive {
+			in = os.Stdin
+		}
+		return terminal.Start(master, in, os.Stdout).Stop
+	}), os.Stderr, nil)
 }
 
 // monitorMain is the hidden command mini run -d starts.
@@ -92,4 +110,17 @@ func monitorMain() int {
 		spec, err := parseRunID(args, id, &opts)
 		return spec, opts.logMax, err
 	}, recipe)
+}
+
+// env adds TERM=xterm for -t, docker's, unless -e gave a TERM.
+func (o *lifeOptions) env(env []string) []string {
+	if !o.tty {
+		return env
+	}
+	for _, kv := range env {
+		if strings.HasPrefix(kv, "TERM=") {
+			return env
+		}
+	}
+	return append(env, "TERM=xterm")
 }

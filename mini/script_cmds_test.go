@@ -47,6 +47,7 @@ var commands = map[string]func(ts *testscript.TestScript, neg bool, args []strin
 	"hostipc":  cmdHostIPC,
 	"waitfile": cmdWaitFile,
 	"waitexit": cmdWaitExit,
+	"ttyrun":   cmdTtyRun,
 }
 
 // bad ARG...: "mini run ARG..." must fail as bad input does: exit 125, one

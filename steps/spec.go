@@ -81,6 +81,10 @@ type Spec struct {
 
 	// Step 8: overlay.
 	Remove bool `json:"remove"` // --rm: delete the container's layers after exit
+
+	// Not a step: -t, a pseudo-terminal for the command (mini/terminal).
+	Tty   bool `json:"tty"`
+	TtyFD int  `json:"tty_fd"` // the child's end of the socket it sends the master on
 }
 
 // PassedFile is a file the host opened and the child inherits

@@ -51,7 +51,6 @@ type State struct {
 	// and the next mini command cleans up after both (Refresh).
 	Holder   steps.Owner `json:"holder"`
 	Detached bool        `json:"detached"` // run -d: the output is in the log
-	Tty      bool        `json:"tty"`      // -t: the command had a terminal
 
 	// Spec is the container as the steps left it when the command started
 	// (its address, its layers): exec, inspect and the cleanup read it.

@@ -37,6 +37,11 @@ type Process struct {
 	// controlling terminal (OpenTerminal).
 	Stdio    [3]*os.File
 	Terminal bool
+	// Tty makes the command a pseudo-terminal in the container's own
+	// devpts (its /dev/ptmx), of window size Size: Stdio is then its slave,
+	// and Started.Master its master.
+	Tty  bool
+	Size *unix.Winsize
 	// Home sets HOME to the user's home directory, from the container's
 	// /etc/passwd (docker exec does, unless -e sets HOME).
 	Home bool
@@ -46,8 +51,9 @@ type Process struct {
 
 // Started is a process running in the container.
 type Started struct {
-	Pid   int
-	PidFD int // from clone3's CLONE_PIDFD: signals go to this very process
+	Pid    int
+	PidFD  int      // from clone3's CLONE_PIDFD: signals go to this very process
+	Master *os.File // with Tty: the master of its terminal
 }
 
 // Error is a failure to start the process, with the exit code mini exec
@@ -107,6 +113,15 @@ func start(t Target, p *Process) (*Started, error) {
 	if err != nil {
 		return nil, err
 	}
+	var master *os.File
+	if p.Tty {
+		var slave *os.File
+		if master, slave, err = openTerminal(t.PID, cred, p.Size, trace); err != nil {
+			return nil, err
+		}
+		defer slave.Close()
+		p.Stdio, p.Terminal = [3]*os.File{slave, slave, slave}, true
+	}
 	errR, errW, err := os.Pipe()
 	if err != nil {
 		return nil, fmt.Errorf("pipe: %w", err)
@@ -130,9 +145,12 @@ func start(t Target, p *Process) (*Started, error) {
 	runtime.KeepAlive(keep)
 	errW.Close()
 	if errno != 0 {
+		if master != nil {
+			master.Close()
+		}
 		return nil, fmt.Errorf("%s: %w%s", call, errno, cloneHint(errno))
 	}
-	s := &Started{Pid: pid, PidFD: int(a.pidFD)}
+	s := &Started{Pid: pid, PidFD: int(a.pidFD), Master: master}
 	// EOF on the error pipe (close-on-exec) says execve succeeded.
 	var f failure
 	n, _ := errR.Read((*[unsafe.Sizeof(f)]byte)(unsafe.Pointer(&f))[:])
@@ -142,6 +160,9 @@ func start(t Target, p *Process) (*Started, error) {
 	var ws unix.WaitStatus
 	unix.Wait4(pid, &ws, 0, nil)
 	unix.Close(s.PidFD)
+	if master != nil {
+		master.Close()
+	}
 	return nil, childError(f, path, p.Dir)
 }
 

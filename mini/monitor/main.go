@@ -11,6 +11,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"mini/mini/container"
+	"mini/mini/terminal"
 	"mini/steps"
 )
 
@@ -55,6 +56,20 @@ func Main(parse Parse, recipe container.Recipe) int {
 		return 125
 	}
 
+	// With -t the command's output comes from the master of its terminal,
+	// as one stream (docker's too): stdout.
+	recipe = terminal.WithRelay(recipe, func(master *os.File) func() {
+		done := make(chan struct{})
+		go func() {
+			_ = log.Copy("stdout", master)
+			close(done)
+		}()
+		return func() {
+			_ = master.SetReadDeadline(time.Now().Add(time.Second))
+			<-done
+			master.Close()
+		}
+	})
 	answered := false
 	code, err := container.Run(s, recipe, os.Stderr, func(*container.State) {
 		reply(answer{})
