@@ -7,6 +7,7 @@ import (
 	"os"
 
 	"mini/mini/monitor"
+	"mini/steps"
 )
 
 func main() {
@@ -24,6 +25,8 @@ func Main() int {
 	switch args[0] {
 	case initCommand:
 		return initMain()
+	case steps.InitProcessArg:
+		return initProcessMain(args[1:])
 	case "run":
 		return runMain(args[1:])
 	case monitor.Command:

@@ -23,6 +23,7 @@ const defaultPath = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbi
 // Flags not listed work at every step.
 var stepFlags = map[string]int{
 	"hostname":   1,
+	"init":       2,
 	"volume":     3,
 	"uidmap":     5,
 	"gidmap":     5,
@@ -56,6 +57,7 @@ func runFlags(fs *pflag.FlagSet, spec *steps.Spec, stepArg *string) {
 	fs.StringVar(&spec.CPUs, "cpus", "", "CPU limit in CPUs, e.g. 0.5")
 	fs.StringVar(&spec.PidsLimit, "pids-limit", "", "most processes the container may have")
 	fs.BoolVar(&spec.Remove, "rm", false, "remove the container's layers when it exits")
+	fs.BoolVar(&spec.Init, "init", false, "run mini as PID 1: it forwards signals to the command and reaps zombies (docker's --init)")
 	lifeFlags(fs)
 }
 

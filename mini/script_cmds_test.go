@@ -1,6 +1,7 @@
 package main
 
 import (
+	"debug/elf"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -48,6 +49,7 @@ var commands = map[string]func(ts *testscript.TestScript, neg bool, args []strin
 	"waitfile": cmdWaitFile,
 	"waitexit": cmdWaitExit,
 	"ttyrun":   cmdTtyRun,
+	"retry":    cmdRetry,
 }
 
 // bad ARG...: "mini run ARG..." must fail as bad input does: exit 125, one
@@ -102,6 +104,10 @@ func cmdRequire(ts *testscript.TestScript, neg bool, args []string) {
 		case "image":
 			if _, err := os.Stat(filepath.Join(ts.Getenv("IMAGE"), "bin/busybox")); err != nil {
 				why = "needs the busybox image: run 'make rootfs'"
+			}
+		case "static":
+			if !staticBinary() {
+				why = "needs a static test binary, which runs inside the container (--init): CGO_ENABLED=0 go test, as make test does"
 			}
 		default:
 			if ok, err := condition(need); err != nil {
@@ -213,4 +219,40 @@ func cmdWaitExit(ts *testscript.TestScript, neg bool, args []string) {
 	if n == 0 {
 		ts.Fatalf("pid %d has not exited within 10s", pid)
 	}
+}
+
+// retry PROG ARG...: run PROG until it succeeds, for at most ten seconds:
+// a state that comes in its own time (a process exits, a zombie is reaped)
+// is awaited this way, never with a sleep.
+func cmdRetry(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) == 0 {
+		ts.Fatalf("usage: retry PROG ARG...")
+	}
+	var err error
+	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+		if err = ts.Exec(args[0], args[1:]...); err == nil {
+			return
+		}
+	}
+	ts.Fatalf("%s did not succeed within 10s: %v", strings.Join(args, " "), err)
+}
+
+// staticBinary says whether this test binary, which stands in for mini, is
+// linked statically: it has no ELF interpreter (PT_INTERP) to find.
+func staticBinary() bool {
+	exe, err := os.Executable()
+	if err != nil {
+		return false
+	}
+	f, err := elf.Open(exe)
+	if err != nil {
+		return false
+	}
+	defer f.Close()
+	for _, p := range f.Progs {
+		if p.Type == elf.PT_INTERP {
+			return false
+		}
+	}
+	return true
 }

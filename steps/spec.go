@@ -40,6 +40,9 @@ type Spec struct {
 	// Step 1: UTS namespace.
 	Hostname string `json:"hostname"`
 
+	// Step 2: PID namespace.
+	Init bool `json:"init"` // --init: mini itself is PID 1 and starts the command
+
 	// Step 3: mount namespace.
 	// Rootfs is the directory pivot_root enters: the image, unless a later
 	// step (8) builds another tree and sets it in Prepare.
