@@ -13,6 +13,7 @@ import (
 	"mini/mini/monitor"
 	"mini/mini/terminal"
 	"mini/steps"
+	network "mini/steps/06-net"
 )
 
 // lifeOptions are mini run's flags that are not the container's but say how
@@ -90,6 +91,9 @@ func runContainer(args []string, spec *steps.Spec, opts lifeOptions) (int, error
 		}
 		return code, err
 	}
+	if err := resolveNet(spec); err != nil {
+		return 125, err
+	}
 	s, err := container.Create(spec, false)
 	if err != nil {
 		return 125, err
@@ -108,6 +112,9 @@ func monitorMain() int {
 	return monitor.Main(func(args []string, id string) (*steps.Spec, int64, error) {
 		var opts lifeOptions
 		spec, err := parseRunID(args, id, &opts)
+		if err == nil {
+			err = resolveNet(spec)
+		}
 		return spec, opts.logMax, err
 	}, recipe)
 }
@@ -123,4 +130,26 @@ func (o *lifeOptions) env(env []string) []string {
 		}
 	}
 	return append(env, "TERM=xterm")
+}
+
+// resolveNet finds the container of --net container:NAME|ID, which must be
+// running: step 6 joins the network namespace of its init (NetJoin), named
+// by its id from now on.
+func resolveNet(spec *steps.Spec) error {
+	if !network.IsContainer(spec.Net) {
+		return nil
+	}
+	ref := strings.TrimPrefix(spec.Net, network.ContainerPrefix)
+	if ref == "" {
+		return nil // step 6's Validate says what is missing
+	}
+	other, err := container.Find(spec.Root, ref, recipe, os.Stderr)
+	if err != nil {
+		return fmt.Errorf("--net %s: %w", spec.Net, err)
+	}
+	if !other.Running() {
+		return fmt.Errorf("--net %s: container %s is not running", spec.Net, other.Name)
+	}
+	spec.Net, spec.NetJoin = network.ContainerPrefix+other.ID, other.Init
+	return nil
 }

@@ -57,9 +57,12 @@ type Spec struct {
 	GIDMap     []IDMap  `json:"gid_map"`
 
 	// Step 6: network.
-	Net    string `json:"net"`    // --net bridge|none|host
-	Subnet string `json:"subnet"` // --subnet, CIDR of the bridge network
-	Bridge string `json:"bridge"` // --bridge, host bridge name
+	Net string `json:"net"` // --net bridge|none|host|container:ID
+	// NetJoin is, with --net container:NAME, the init of the container
+	// whose network namespace this one joins: mini finds it (mini/container).
+	NetJoin Owner  `json:"net_join"`
+	Subnet  string `json:"subnet"` // --subnet, CIDR of the bridge network
+	Bridge  string `json:"bridge"` // --bridge, host bridge name
 	// Set by step 6 on the host for the child and for step 8.
 	IP      string `json:"ip"`      // container address in CIDR form, "" without one
 	Gateway string `json:"gateway"` // bridge address, the default route
