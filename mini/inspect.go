@@ -64,10 +64,17 @@ type inspectedConfig struct {
 }
 
 type inspectedNetwork struct {
-	IPAddress   string `json:"IPAddress"`
-	IPPrefixLen int    `json:"IPPrefixLen"`
-	Gateway     string `json:"Gateway"`
-	Bridge      string `json:"Bridge"`
+	Ports       map[string][]inspectedBinding `json:"Ports"`
+	IPAddress   string                        `json:"IPAddress"`
+	IPPrefixLen int                           `json:"IPPrefixLen"`
+	Gateway     string                        `json:"Gateway"`
+	Bridge      string                        `json:"Bridge"`
+}
+
+// inspectedBinding is where a published port is on the host.
+type inspectedBinding struct {
+	HostIP   string `json:"HostIp"`
+	HostPort string `json:"HostPort"`
 }
 
 // inspectedMini is what docker has no field for.
@@ -185,6 +192,11 @@ func inspect(s *container.State) inspected {
 	}
 	if spec.CPUPeriod > 0 {
 		c.HostConfig.NanoCpus = spec.CPUQuota * 1e9 / spec.CPUPeriod
+	}
+	c.NetworkSettings.Ports = map[string][]inspectedBinding{}
+	for _, p := range spec.Ports {
+		key := fmt.Sprintf("%d/%s", p.ContainerPort, p.Proto)
+		c.NetworkSettings.Ports[key] = append(c.NetworkSettings.Ports[key], inspectedBinding{p.HostIP, fmt.Sprint(p.HostPort)})
 	}
 	if ip, bits, ok := splitPrefix(spec.IP); ok {
 		c.NetworkSettings.IPAddress, c.NetworkSettings.IPPrefixLen = ip, bits

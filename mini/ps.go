@@ -64,7 +64,11 @@ func status(s *container.State, now time.Time) string {
 
 // ports is docker's PORTS column: the published ports.
 func ports(s *container.State) string {
-	return ""
+	var out []string
+	for _, p := range s.Spec.Ports {
+		out = append(out, p.String())
+	}
+	return strings.Join(out, ", ")
 }
 
 // ellipsis shortens s to max runes, the last one "…", as docker does.

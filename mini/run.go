@@ -28,6 +28,7 @@ var stepFlags = map[string]int{
 	"uidmap":     5,
 	"gidmap":     5,
 	"net":        6,
+	"publish":    6,
 	"subnet":     6,
 	"bridge":     6,
 	"memory":     7,
@@ -50,7 +51,8 @@ func runFlags(fs *pflag.FlagSet, spec *steps.Spec, stepArg *string) {
 	fs.StringArrayVarP(&spec.VolumeFlag, "volume", "v", nil, "bind mount HOST:CONTAINER[:ro]")
 	fs.StringArrayVar(&spec.UIDMapFlag, "uidmap", nil, "CONTAINER:HOST:SIZE uid map of the user namespace")
 	fs.StringArrayVar(&spec.GIDMapFlag, "gidmap", nil, "CONTAINER:HOST:SIZE gid map of the user namespace")
-	fs.StringVar(&spec.Net, "net", "bridge", "network: bridge, none or host")
+	fs.StringVar(&spec.Net, "net", "bridge", "network: bridge, none, host or container:NAME")
+	fs.StringArrayVarP(&spec.Publish, "publish", "p", nil, "publish a port, [IP:]HOSTPORT:CONTAINERPORT[/tcp|/udp] (bridge mode)")
 	fs.StringVar(&spec.Subnet, "subnet", envOr("MINI_SUBNET", "10.89.0.0/24"), "subnet of the bridge network ($MINI_SUBNET, else 10.89.0.0/24)")
 	fs.StringVar(&spec.Bridge, "bridge", envOr("MINI_BRIDGE", "mini0"), "name of the host bridge ($MINI_BRIDGE, else mini0)")
 	fs.StringVarP(&spec.Memory, "memory", "m", "", "memory limit, e.g. 64m or 1g")

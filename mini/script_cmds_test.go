@@ -50,6 +50,8 @@ var commands = map[string]func(ts *testscript.TestScript, neg bool, args []strin
 	"waitexit": cmdWaitExit,
 	"ttyrun":   cmdTtyRun,
 	"retry":    cmdRetry,
+	"freeport": cmdFreePort,
+	"dial":     cmdDial,
 }
 
 // bad ARG...: "mini run ARG..." must fail as bad input does: exit 125, one

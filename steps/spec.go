@@ -1,5 +1,7 @@
 package steps
 
+import "fmt"
+
 // Spec is everything the container is: what the user asked for (flags) and
 // what steps decided on the host (addresses, paths). The host fills it in,
 // then sends it to the child as JSON on the spec pipe (fd 3), so the child
@@ -57,7 +59,9 @@ type Spec struct {
 	GIDMap     []IDMap  `json:"gid_map"`
 
 	// Step 6: network.
-	Net string `json:"net"` // --net bridge|none|host|container:ID
+	Net     string   `json:"net"`     // --net bridge|none|host|container:ID
+	Publish []string `json:"publish"` // -p [IP:]HOSTPORT:CONTAINERPORT[/PROTO], as given
+	Ports   []Port   `json:"ports"`   // set by step 6's Validate from Publish
 	// NetJoin is, with --net container:NAME, the init of the container
 	// whose network namespace this one joins: mini finds it (mini/container).
 	NetJoin Owner  `json:"net_join"`
@@ -130,4 +134,18 @@ func hostID(maps []IDMap, id int) int {
 		}
 	}
 	return id
+}
+
+// Port is a published port (-p): connections to HostIP:HostPort on the host
+// go to the container's ContainerPort.
+type Port struct {
+	HostIP        string `json:"host_ip"` // 0.0.0.0: every address of the host
+	HostPort      int    `json:"host_port"`
+	ContainerPort int    `json:"container_port"`
+	Proto         string `json:"proto"` // tcp or udp
+}
+
+// String spells a port as docker ps does: 0.0.0.0:8080->80/tcp.
+func (p Port) String() string {
+	return fmt.Sprintf("%s:%d->%d/%s", p.HostIP, p.HostPort, p.ContainerPort, p.Proto)
 }

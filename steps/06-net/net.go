@@ -47,6 +47,9 @@ func (Step) Validate(ctx *steps.Context) error {
 	default:
 		return fmt.Errorf("--net %q: want bridge, none, host or container:NAME", s.Net)
 	}
+	if err := checkPorts(s); err != nil {
+		return err
+	}
 	subnet, err := ParseSubnet(s.Subnet)
 	if err != nil {
 		return err
@@ -84,7 +87,7 @@ func (Step) CloneFlags(ctx *steps.Context) uintptr {
 // Prepare leases an address and makes sure the bridge is there, both under
 // the lease lock: many mini processes may start at once. (A bridge that
 // Validate found ready, up with the gateway address, is there still: mini
-// never takes one down.)
+// never takes one down.) Then it binds the published ports (ports.go).
 func (Step) Prepare(ctx *steps.Context) error {
 	s := ctx.Spec
 	if IsContainer(s.Net) {
@@ -126,7 +129,7 @@ func (Step) Prepare(ctx *steps.Context) error {
 	s.IP = netip.PrefixFrom(addr, subnet.Bits()).String()
 	s.Gateway = Gateway(subnet).String()
 	s.IfName = ifName
-	return nil
+	return publish(ctx)
 }
 
 // reclaim removes what containers whose mini is gone (SIGKILL) left: their
@@ -209,6 +212,7 @@ func (Step) Cleanup(ctx *steps.Context) error {
 	if s.Net != Bridge {
 		return nil
 	}
+	unpublish(ctx)
 	vethErr := downVeth(ctx, VethName(s.ID))
 	if s.IP == "" {
 		return vethErr // Prepare took no lease
