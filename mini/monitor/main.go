@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"runtime/debug"
 	"sync"
 	"time"
 
@@ -74,6 +75,9 @@ func Main(parse Parse, recipe container.Recipe) int {
 	code, err := container.Run(s, recipe, os.Stderr, func(*container.State) {
 		reply(answer{})
 		answered = true
+		// From now on the monitor waits, for as long as the container
+		// runs: what the start needed goes back to the kernel.
+		debug.FreeOSMemory()
 	})
 	if !answered {
 		if err == nil {

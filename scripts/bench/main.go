@@ -59,6 +59,9 @@ func main() {
 	mini := flag.String("mini", "bin/mini", "the mini binary")
 	image := flag.String("image", "rootfs/busybox", "the rootfs every runtime runs")
 	scale := flag.Int("scale", 50, "containers started at once in the scale run (0: skip)")
+	many := flag.Int("many", 100, "detached containers running for the mini ps row and the monitors' memory (0: skip)")
+	kills := flag.Int("kills", 100, "monitors SIGKILLed at random moments in the reclaim run (0: skip)")
+	onlyLife := flag.Bool("only-life", false, "run only the rows of detached containers: exec, ps, monitors")
 	flag.Parse()
 	if os.Geteuid() != 0 {
 		fatal("bench: run as root (sudo make bench): containers need it")
@@ -77,6 +80,10 @@ func main() {
 	defer exec.Command("ip", "link", "del", bridge).Run()
 	env := append(os.Environ(), "MINI_ROOT="+filepath.Join(tmp, "state"), "MINI_BRIDGE="+bridge, "MINI_SUBNET=10.231.250.0/24")
 
+	if *onlyLife {
+		lifeBench(bin, img, env, maxStep(bin), *runs, *many, *kills, tmp)
+		return
+	}
 	rows := []*row{
 		{name: "unshare --uts --pid --mount --fork", argv: []string{"unshare", "--uts", "--pid", "--mount", "--fork", "/bin/true"}},
 		// Every namespace mini's step 8 makes, the user namespace with a
@@ -193,6 +200,8 @@ func main() {
 	if *scale > 0 && max >= 6 {
 		scaleRun(bin, img, env, max, *scale, tmp)
 	}
+	fmt.Println()
+	lifeBench(bin, img, env, max, *runs, *many, *kills, tmp)
 }
 
 // runOnce runs r once, as round i, and returns its wall time; the first
