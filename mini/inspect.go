@@ -7,7 +7,6 @@ import (
 	"net/netip"
 	"os"
 	"strings"
-	"text/template"
 	"time"
 
 	"mini/mini/container"
@@ -87,18 +86,17 @@ type inspectedMini struct {
 }
 
 // inspectMain prints containers as a JSON array, docker inspect's shape;
-// with -f, a Go template applied to each, as docker's --format.
+// with -f, a format applied to each, as docker's --format (format.go).
 func inspectMain(args []string) int {
 	fs, root := commandFlags("inspect", inspectUsage)
-	format := fs.StringP("format", "f", "", "a Go template, e.g. '{{.State.Pid}}'")
+	format := fs.StringP("format", "f", "", "a format such as '{{.State.Pid}}' or '{{json .Config}}'")
 	if err := parseCommand(fs, args, 1, inspectUsage); err != nil {
 		return commandExit(err)
 	}
-	var tmpl *template.Template
+	var tmpl []formatPart
 	if *format != "" {
 		var err error
-		tmpl, err = template.New("format").Funcs(template.FuncMap{"json": toJSON}).Parse(*format)
-		if err != nil {
+		if tmpl, err = parseFormat(*format); err != nil {
 			return commandExit(fmt.Errorf("-f %q: %v", *format, err))
 		}
 	}
@@ -115,7 +113,7 @@ func inspectMain(args []string) int {
 	}
 	if tmpl != nil {
 		for _, c := range list {
-			if err := tmpl.Execute(os.Stdout, c); err != nil {
+			if err := applyFormat(os.Stdout, tmpl, c); err != nil {
 				return commandExit(fmt.Errorf("-f: %v", err))
 			}
 			fmt.Println()

@@ -14,18 +14,14 @@ import (
 	"mini/steps"
 )
 
-// Create records a new container of spec, held by this process, before any
-// step runs. The container's directory appears with its state already in
-// it: the state is written in a directory named for this process
-// (newDir), which rename(2) then makes <root>/containers/<id> in one step.
-// A mini killed before leaves that directory, which names a process that is
-// gone, and the next List removes it (sweep).
-//
-// Its name is then taken. A name is unique among all the containers under
-// --root, running or not, until mini rm, as docker's: two mini runs with the
-// same --name at once must not both get it, so the check and the rename
-// happen under a lock (lock). A container named by its id (no --name)
-// needs no check, the id being 48 random bits.
+// Create makes the record of a new container of spec, held by this
+// process. A container with a --name is written at once: its name is taken
+// from then on. A name is unique among all the containers under --root,
+// running or not, until mini rm, as docker's: two mini runs with the same
+// --name at once must not both get it, so the check and the write happen
+// under a lock (lock). A container named by its id (no --name) needs no
+// check, the id being 48 random bits, and is written by Record later, when
+// it costs the run nothing (Run).
 func Create(spec *steps.Spec, detached bool) (*State, error) {
 	me, err := steps.Self()
 	if err != nil {
@@ -35,10 +31,30 @@ func Create(spec *steps.Spec, detached bool) (*State, error) {
 		ID: spec.ID, Name: spec.Name, Image: spec.Image, Args: spec.Args,
 		Status: Created, Created: time.Now().UTC(), Holder: me, Detached: detached, Spec: spec,
 	}
+	if spec.Name != spec.ID {
+		if err := s.Record(); err != nil {
+			return nil, err
+		}
+	}
+	return s, nil
+}
+
+// Record writes the state of a new container, if it is not written yet.
+// The container's directory appears with its state already in it: the
+// state is written in a directory named for this process (newDir), which
+// rename(2) then makes <root>/containers/<id> in one step. A mini killed
+// before leaves that directory, which names a process that is gone, and the
+// next List removes it (sweep).
+func (s *State) Record() error {
+	if s.recorded {
+		return nil
+	}
+	spec := s.Spec
 	containers := filepath.Join(spec.Root, "containers")
-	tmp := filepath.Join(containers, newDir(s.ID, me))
+	tmp := filepath.Join(containers, newDir(s.ID, s.Holder))
+	var err error
 	if s.made, err = makeDirs(spec.Root, containers, tmp); err != nil {
-		return nil, err
+		return err
 	}
 	err = s.write(filepath.Join(tmp, "state.json"))
 	if err == nil && spec.Name != spec.ID {
@@ -49,9 +65,10 @@ func Create(spec *steps.Spec, detached bool) (*State, error) {
 	if err != nil {
 		os.RemoveAll(tmp)
 		s.Discard()
-		return nil, err
+		return err
 	}
-	return s, nil
+	s.recorded = true
+	return nil
 }
 
 // reserveName moves the new container's directory into place if no other

@@ -18,14 +18,17 @@ import (
 type Recipe func(spec *steps.Spec) []steps.Step
 
 // Run is a container's life as mini records it, the one code path of mini
-// run in the foreground and of the monitor of run -d: once recorded
-// (Create), run it through the engine (steps.Run), record when the command
-// started and how it ended. started, if not nil, is called once the command
-// runs, after the state says so. A run that fails before its command starts
-// leaves no state, as it leaves nothing else.
-// s is what Create returned.
+// run in the foreground and of the monitor of run -d: run it through the
+// engine (steps.Run), record it, then when the command started and how it
+// ended. s is what Create returned. started, if not nil, is called once the
+// command runs, after the state says so. A run that fails before its
+// command starts leaves no state, as it leaves nothing else.
 func Run(s *State, recipe Recipe, out io.Writer, started func(*State)) (int, error) {
 	spec := s.Spec
+	active := recipe(spec)
+	if !s.recorded {
+		active = append([]steps.Step{recorder{s}}, active...)
+	}
 	spec.OnStart = func(pid int) {
 		s.Status, s.Started = Running, time.Now().UTC()
 		s.Init = steps.Owner{PID: pid}
@@ -41,7 +44,7 @@ func Run(s *State, recipe Recipe, out io.Writer, started func(*State)) (int, err
 			started(s)
 		}
 	}
-	code, runErr := steps.Run(spec, recipe(spec), "mini", out)
+	code, runErr := steps.Run(spec, active, "mini", out)
 	spec.OnStart = nil
 	if s.Status == Created {
 		// Never started: nothing of it stays, not even the directories
@@ -78,4 +81,21 @@ func (s *State) Discard() error {
 		}
 	}
 	return err
+}
+
+// recorder writes the state of a container that Create did not write (one
+// without --name) while its child starts: first of the Attach hooks, so
+// before step 8 makes the container's directory, and in the time the
+// child's runtime takes to start, during which the host would otherwise
+// wait. (A mini's first JSON encoding costs most of a millisecond; the
+// engine's of the spec, at the barrier, comes after and costs nothing
+// more.) Until then a run that fails leaves no state to remove.
+type recorder struct{ s *State }
+
+func (recorder) Number() int  { return 0 }
+func (recorder) Name() string { return "state" }
+
+func (r recorder) Attach(ctx *steps.Context, pid int) error {
+	ctx.Tracef("write %s", statePath(r.s.Spec.Root, r.s.ID))
+	return r.s.Record()
 }

@@ -56,9 +56,10 @@ type State struct {
 	// (its address, its layers): exec, inspect and the cleanup read it.
 	Spec *steps.Spec `json:"spec"`
 
-	// made are the directories Create made (the container's, and above it
-	// what was missing), for Discard.
-	made []string
+	// made are the directories Record made (the container's, and above it
+	// what was missing), for Discard; recorded says it wrote the state.
+	made     []string
+	recorded bool
 }
 
 // Dir is where a container's files are: <root>/containers/<id>, the

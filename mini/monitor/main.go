@@ -39,6 +39,9 @@ func Main(parse Parse, recipe container.Recipe) int {
 	// none (the spec's paths are absolute).
 	_ = os.Chdir("/")
 	s, err := container.Create(spec, true)
+	if err == nil {
+		err = s.Record() // now: the log goes in its directory
+	}
 	if err != nil {
 		reply(answer{Code: 125, Msg: oneLine(err)})
 		return 125

@@ -14,7 +14,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"os/exec"
 	"strings"
 	"syscall"
 
@@ -73,23 +72,19 @@ func Start(args []string, id string) (int, error) {
 
 	// argv[0] is "mini", as for the engine's child: under the tests
 	// /proc/self/exe is the test binary, which runs mini by that name.
-	cmd := &exec.Cmd{
-		Path:       "/proc/self/exe",
-		Args:       []string{"mini", Command},
-		Stdin:      null,
-		Stdout:     null,
-		Stderr:     null,
-		ExtraFiles: []*os.File{reqR, ansW}, // fds 3 and 4
+	proc, err := os.StartProcess("/proc/self/exe", []string{"mini", Command}, &os.ProcAttr{
+		Files: []*os.File{null, null, null, reqR, ansW}, // fds 3 and 4: the pipes
 		// A session of its own: no controlling terminal, out of the
 		// caller's process group, so a Ctrl-C or a hangup of the caller's
 		// terminal does not reach it (setsid(2), credentials(7)).
-		SysProcAttr: &syscall.SysProcAttr{Setsid: true},
-	}
-	if err := cmd.Start(); err != nil {
+		Sys: &syscall.SysProcAttr{Setsid: true},
+	})
+	if err != nil {
 		return 125, fmt.Errorf("start the monitor: %w", err)
 	}
 	// The monitor is not waited for: it outlives this process, and init
 	// (or the nearest subreaper) reaps it.
+	proc.Release()
 	reqR.Close()
 	ansW.Close()
 	if err := json.NewEncoder(reqW).Encode(request{Args: args, ID: id}); err != nil {

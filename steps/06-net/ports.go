@@ -4,8 +4,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"net/netip"
+	"os"
 	"strconv"
 	"strings"
 	"sync"
@@ -37,6 +37,11 @@ import (
 // What it costs: the server in the container sees every client as the
 // bridge's address (the proxy's), not as itself; and each connection goes
 // through mini, a copy each way. docs/06-net.md shows both ways.
+//
+// The sockets are made with the system calls themselves (socket, bind,
+// listen, accept4, connect), non-blocking, and handed to Go's poller as
+// files: the net package's dialer and resolver, which mini needs nowhere
+// else, would make every mini start slower.
 
 // ParsePort reads -p [IP:]HOSTPORT:CONTAINERPORT[/tcp|/udp].
 func ParsePort(s string) (steps.Port, error) {
@@ -100,7 +105,7 @@ func checkPorts(s *steps.Spec) error {
 // proxy is the listening side of a container's published ports.
 type proxy struct {
 	mu      sync.Mutex
-	closers map[io.Closer]bool // listeners, UDP sockets, connections
+	closers map[io.Closer]bool // listening sockets and connections
 	done    bool
 }
 
@@ -112,7 +117,7 @@ var proxies = struct {
 
 // publish binds every published port of s and starts copying what comes
 // to the container's address. It fails, with nothing left bound, if a
-// port is in use.
+// port is in use (Cleanup closes what was bound).
 func publish(ctx *steps.Context) error {
 	s := ctx.Spec
 	if len(s.Ports) == 0 {
@@ -127,9 +132,9 @@ func publish(ctx *steps.Context) error {
 	proxies.byID[s.ID] = px
 	proxies.Unlock()
 	for _, p := range s.Ports {
-		host := net.JoinHostPort(p.HostIP, strconv.Itoa(p.HostPort))
-		to := net.JoinHostPort(addr.Addr().String(), strconv.Itoa(p.ContainerPort))
-		ctx.Tracef("bind %s/%s, listen: a copy of each connection goes to %s (a userland proxy, as docker-proxy)", host, p.Proto, to)
+		host := netip.AddrPortFrom(netip.MustParseAddr(p.HostIP), uint16(p.HostPort))
+		to := netip.AddrPortFrom(addr.Addr(), uint16(p.ContainerPort))
+		ctx.Tracef("socket, bind %s/%s, listen: a copy of each connection goes to %s (a userland proxy, as docker-proxy)", host, p.Proto, to)
 		if err := px.listen(p.Proto, host, to); err != nil {
 			why := ""
 			if errors.Is(err, unix.EADDRINUSE) {
@@ -141,7 +146,7 @@ func publish(ctx *steps.Context) error {
 	return nil
 }
 
-// unpublish closes the listeners and the connections of s.
+// unpublish closes the listening sockets and the connections of s.
 func unpublish(ctx *steps.Context) {
 	proxies.Lock()
 	px := proxies.byID[ctx.Spec.ID]
@@ -182,41 +187,127 @@ func (px *proxy) close(c io.Closer) {
 	c.Close()
 }
 
-func (px *proxy) listen(proto, host, to string) error {
-	if proto == "udp" {
-		pc, err := net.ListenPacket("udp4", host)
-		if err != nil {
-			return err
-		}
-		if px.keep(pc) {
-			go px.serveUDP(pc, to)
-		}
-		return nil
+// sockaddr is addr as the socket calls take it.
+func sockaddr(addr netip.AddrPort) *unix.SockaddrInet4 {
+	return &unix.SockaddrInet4{Port: int(addr.Port()), Addr: addr.Addr().As4()}
+}
+
+// socket is socket(2), non-blocking and close-on-exec, as a file that Go's
+// poller waits on.
+func socket(typ int, name string) (*os.File, error) {
+	fd, err := unix.Socket(unix.AF_INET, typ|unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		return nil, fmt.Errorf("socket: %w", err)
 	}
-	l, err := net.Listen("tcp4", host)
+	return os.NewFile(uintptr(fd), name), nil
+}
+
+// control runs f on f's fd.
+func control(f *os.File, do func(fd int) error) error {
+	rc, err := f.SyscallConn()
 	if err != nil {
 		return err
 	}
-	if px.keep(l) {
+	var derr error
+	if err := rc.Control(func(fd uintptr) { derr = do(int(fd)) }); err != nil {
+		return err
+	}
+	return derr
+}
+
+// listen binds host and serves it. SO_REUSEADDR, as every server sets it,
+// lets a port whose last connections linger in TIME_WAIT be bound; one
+// that a socket listens on is refused all the same.
+func (px *proxy) listen(proto string, host, to netip.AddrPort) error {
+	typ := unix.SOCK_STREAM
+	if proto == "udp" {
+		typ = unix.SOCK_DGRAM
+	}
+	l, err := socket(typ, proto+" "+host.String())
+	if err != nil {
+		return err
+	}
+	err = control(l, func(fd int) error {
+		if err := unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_REUSEADDR, 1); err != nil {
+			return fmt.Errorf("setsockopt SO_REUSEADDR: %w", err)
+		}
+		if err := unix.Bind(fd, sockaddr(host)); err != nil {
+			return fmt.Errorf("bind %s: %w", host, err)
+		}
+		if typ == unix.SOCK_STREAM {
+			if err := unix.Listen(fd, 128); err != nil {
+				return fmt.Errorf("listen %s: %w", host, err)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		l.Close()
+		return err
+	}
+	if !px.keep(l) {
+		return nil
+	}
+	if typ == unix.SOCK_DGRAM {
+		go px.serveUDP(l, to)
+	} else {
 		go px.serveTCP(l, to)
 	}
 	return nil
 }
 
-// serveTCP copies each connection to the container and back, until
-// unpublish closes the listener.
-func (px *proxy) serveTCP(l net.Listener, to string) {
+// serveTCP accepts connections (accept4(2), when the poller says one is
+// there) until unpublish closes the socket, and copies each.
+func (px *proxy) serveTCP(l *os.File, to netip.AddrPort) {
+	rc, err := l.SyscallConn()
+	if err != nil {
+		return
+	}
 	for {
-		c, err := l.Accept()
+		var nfd int
+		var aerr error
+		err := rc.Read(func(fd uintptr) bool {
+			nfd, _, aerr = unix.Accept4(int(fd), unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC)
+			return aerr != unix.EAGAIN
+		})
 		if err != nil {
-			return
+			return // closed
 		}
-		go px.copyTCP(c, to)
+		if aerr == nil {
+			go px.copyTCP(os.NewFile(uintptr(nfd), "connection"), to)
+		}
 	}
 }
 
-func (px *proxy) copyTCP(c net.Conn, to string) {
-	d, err := net.DialTimeout("tcp4", to, 5*time.Second)
+// dial connects a new socket to the container (connect(2): in progress,
+// then writable once done, with SO_ERROR saying how it went).
+func dial(to netip.AddrPort) (*os.File, error) {
+	d, err := socket(unix.SOCK_STREAM, "to "+to.String())
+	if err != nil {
+		return nil, err
+	}
+	err = control(d, func(fd int) error { return unix.Connect(fd, sockaddr(to)) })
+	if errors.Is(err, unix.EINPROGRESS) {
+		rc, _ := d.SyscallConn()
+		_ = d.SetWriteDeadline(time.Now().Add(5 * time.Second))
+		var soerr int
+		if err = rc.Write(func(fd uintptr) bool {
+			soerr, _ = unix.GetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_ERROR)
+			return true
+		}); err == nil && soerr != 0 {
+			err = unix.Errno(soerr)
+		}
+		_ = d.SetWriteDeadline(time.Time{})
+	}
+	if err != nil {
+		d.Close()
+		return nil, fmt.Errorf("connect %s: %w", to, err)
+	}
+	return d, nil
+}
+
+func (px *proxy) copyTCP(c *os.File, to netip.AddrPort) {
+	d, err := dial(to)
 	if err != nil || !px.keep(c) || !px.keep(d) {
 		c.Close()
 		if d != nil {
@@ -227,39 +318,59 @@ func (px *proxy) copyTCP(c net.Conn, to string) {
 	done := make(chan struct{})
 	go func() {
 		_, _ = io.Copy(d, c)
-		d.(*net.TCPConn).CloseWrite() // the client's EOF, passed on
+		// The client's EOF, passed on: shutdown(2) of the sending side.
+		_ = control(d, func(fd int) error { return unix.Shutdown(fd, unix.SHUT_WR) })
 		close(done)
 	}()
 	_, _ = io.Copy(c, d)
-	c.(*net.TCPConn).CloseWrite()
+	_ = control(c, func(fd int) error { return unix.Shutdown(fd, unix.SHUT_WR) })
 	<-done
 	px.close(c)
 	px.close(d)
 }
 
-// udpIdle is how long a UDP client's flow lives without a datagram.
+// udpIdle is how long a UDP client's flow lives without a reply.
 const udpIdle = 60 * time.Second
 
 // serveUDP relays datagrams: each client gets a socket of its own towards
 // the container, so the replies find their way back to it.
-func (px *proxy) serveUDP(pc net.PacketConn, to string) {
+func (px *proxy) serveUDP(l *os.File, to netip.AddrPort) {
+	rc, err := l.SyscallConn()
+	if err != nil {
+		return
+	}
 	var mu sync.Mutex
-	flows := map[string]net.Conn{}
+	flows := map[netip.AddrPort]*os.File{}
 	buf := make([]byte, 65535)
 	for {
-		n, from, err := pc.ReadFrom(buf)
-		if err != nil {
-			return
+		var n int
+		var from unix.Sockaddr
+		var rerr error
+		if err := rc.Read(func(fd uintptr) bool {
+			n, from, rerr = unix.Recvfrom(int(fd), buf, 0)
+			return rerr != unix.EAGAIN
+		}); err != nil {
+			return // closed
 		}
+		sa, ok := from.(*unix.SockaddrInet4)
+		if rerr != nil || !ok {
+			continue
+		}
+		client := netip.AddrPortFrom(netip.AddrFrom4(sa.Addr), uint16(sa.Port))
 		mu.Lock()
-		c, ok := flows[from.String()]
+		c, ok := flows[client]
 		if !ok {
-			if c, err = net.Dial("udp4", to); err != nil || !px.keep(c) {
+			if c, err = socket(unix.SOCK_DGRAM, "udp to "+to.String()); err != nil {
 				mu.Unlock()
 				continue
 			}
-			flows[from.String()] = c
-			go func(from net.Addr, c net.Conn) {
+			if control(c, func(fd int) error { return unix.Connect(fd, sockaddr(to)) }) != nil || !px.keep(c) {
+				c.Close()
+				mu.Unlock()
+				continue
+			}
+			flows[client] = c
+			go func() {
 				reply := make([]byte, 65535)
 				for {
 					_ = c.SetReadDeadline(time.Now().Add(udpIdle))
@@ -267,13 +378,15 @@ func (px *proxy) serveUDP(pc net.PacketConn, to string) {
 					if err != nil {
 						break
 					}
-					_, _ = pc.WriteTo(reply[:n], from)
+					_ = rc.Write(func(fd uintptr) bool {
+						return unix.Sendto(int(fd), reply[:n], 0, sockaddr(client)) != unix.EAGAIN
+					})
 				}
 				mu.Lock()
-				delete(flows, from.String())
+				delete(flows, client)
 				mu.Unlock()
 				px.close(c)
-			}(from, c)
+			}()
 		}
 		mu.Unlock()
 		_, _ = c.Write(buf[:n])

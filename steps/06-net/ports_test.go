@@ -3,6 +3,7 @@ package network
 import (
 	"io"
 	"net"
+	"net/netip"
 	"strings"
 	"testing"
 	"time"
@@ -52,7 +53,7 @@ func TestProxy(t *testing.T) {
 		}
 	}()
 	front := freeAddr(t, "tcp4")
-	if err := px.listen("tcp", front, srv.Addr().String()); err != nil {
+	if err := px.listen("tcp", netip.MustParseAddrPort(front), netip.MustParseAddrPort(srv.Addr().String())); err != nil {
 		t.Fatal(err)
 	}
 	c, err := net.Dial("tcp4", front)
@@ -85,7 +86,7 @@ func TestProxy(t *testing.T) {
 		}
 	}()
 	ufront := freeAddr(t, "udp4")
-	if err := px.listen("udp", ufront, usrv.LocalAddr().String()); err != nil {
+	if err := px.listen("udp", netip.MustParseAddrPort(ufront), netip.MustParseAddrPort(usrv.LocalAddr().String())); err != nil {
 		t.Fatal(err)
 	}
 	for _, msg := range []string{"one", "two"} {
@@ -104,7 +105,7 @@ func TestProxy(t *testing.T) {
 	}
 
 	// A port in use: bind says so.
-	if err := px.listen("tcp", front, srv.Addr().String()); err == nil {
+	if err := px.listen("tcp", netip.MustParseAddrPort(front), netip.MustParseAddrPort(srv.Addr().String())); err == nil {
 		t.Error("a second listener on the same port: no error")
 	}
 	for c := range px.closers {
