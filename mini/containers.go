@@ -98,7 +98,7 @@ type lifeCommand struct {
 // lifeCommands are the commands beside run, docker's names.
 var lifeCommands = map[string]lifeCommand{
 	"ps":      {psMain, psUsage, "list containers"},
-	"exec":    {execMain, execUsage, "run a command in a running container"},
+	"exec":    {execMain, execShort, "run a command in a running container"},
 	"logs":    {logsMain, logsUsage, "print the output of a container run with -d"},
 	"stop":    {stopMain, stopUsage, "stop containers: SIGTERM, then SIGKILL"},
 	"kill":    {killMain, killUsage, "send a signal to containers"},

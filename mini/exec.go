@@ -20,6 +20,9 @@ import (
 
 const execUsage = "exec [-i] [-t] [-e K=V] [-w DIR] [-u USER] CONTAINER COMMAND [ARG...]"
 
+// execShort is how mini help lists it.
+const execShort = "exec [flags] CONTAINER COMMAND [ARG...]"
+
 // execMain runs a command in a running container, as docker exec does: in
 // its namespaces, its cgroup, its environment, as its root or -u USER. The
 // exit code is the command's. See mini/enter and docs/exec.md.
@@ -79,6 +82,11 @@ func execMain(args []string) int {
 
 // execIn starts p in the container s and waits for it.
 func execIn(s *container.State, p *enter.Process, interactive, tty bool) (int, error) {
+	if os.Geteuid() != 0 {
+		// Without root the joins would have to start with the user
+		// namespace, and the PID namespace take a second fork (docs/exec.md).
+		return 125, errors.New("mini exec needs root: run it with sudo")
+	}
 	pidfd, err := s.OpenInit()
 	if err != nil {
 		return 125, err

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"io"
 	"strings"
+	"text/tabwriter"
 
 	"github.com/spf13/pflag"
 
@@ -14,13 +15,10 @@ func printHelp(w io.Writer) {
 	fmt.Fprintf(w, `mini: a container runtime written to be read
 
 Usage:
-  mini run [flags] IMAGE [COMMAND [ARG...]]   run COMMAND in a container
-%s  mini version                               print the version and the steps
-  mini help [run]                            print this help
-
+%s
 Steps (mini run --step N runs steps 1..N; the default is %d):
   0  no isolation: re-exec, spec pipe, sync barrier, wait
-`, lifeHelp(), maxStep())
+`, usageLines(), maxStep())
 	for _, s := range allSteps {
 		fmt.Fprintf(w, "  %d  %s\n", s.Number(), s.Name())
 	}
@@ -43,12 +41,18 @@ func helpRun(w io.Writer) {
 	printRunHelp(w, fs)
 }
 
-// lifeHelp lists the commands that act on containers, for printHelp.
-func lifeHelp() string {
+// usageLines lists the commands, for printHelp: run, those that act on
+// containers, version and help.
+func usageLines() string {
 	var b strings.Builder
+	w := tabwriter.NewWriter(&b, 0, 1, 3, ' ', 0)
+	fmt.Fprintln(w, "  mini run [flags] IMAGE [COMMAND [ARG...]]\trun COMMAND in a container")
 	for _, name := range lifeOrder {
 		c := lifeCommands[name]
-		fmt.Fprintf(&b, "  mini %-38s %s\n", c.usage, c.what)
+		fmt.Fprintf(w, "  mini %s\t%s\n", c.usage, c.what)
 	}
+	fmt.Fprintln(w, "  mini version\tprint the version and the steps")
+	fmt.Fprintln(w, "  mini help [run]\tprint this help")
+	w.Flush()
 	return b.String()
 }
