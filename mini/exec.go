@@ -116,6 +116,16 @@ func execIn(s *container.State, p *enter.Process, interactive, tty bool) (int, e
 	if interactive {
 		p.Stdio[0] = os.Stdin
 	}
+	// Without -t, a terminal of the caller's is not handed in: pipes stand
+	// in for it (terminal.Pipes).
+	started := func() {}
+	if !tty {
+		var stop func()
+		if p.Stdio, started, stop, err = terminal.Pipes(p.Stdio); err != nil {
+			return 125, err
+		}
+		defer stop()
+	}
 	if p.Tty = tty; tty {
 		for _, f := range []*os.File{os.Stdin, os.Stdout} {
 			if ws, err := unix.IoctlGetWinsize(int(f.Fd()), unix.TIOCGWINSZ); err == nil {
@@ -128,7 +138,8 @@ func execIn(s *container.State, p *enter.Process, interactive, tty bool) (int, e
 	// its own, where ^C at the caller's terminal does not reach it.
 	sigs := make(chan os.Signal, 4)
 	signal.Notify(sigs, unix.SIGINT, unix.SIGTERM, unix.SIGHUP, unix.SIGQUIT, unix.SIGUSR1, unix.SIGUSR2)
-	started, err := enter.Start(t, p)
+	proc, err := enter.Start(t, p)
+	started()
 	if err != nil {
 		var e *enter.Error
 		if errors.As(err, &e) {
@@ -136,28 +147,28 @@ func execIn(s *container.State, p *enter.Process, interactive, tty bool) (int, e
 		}
 		return 125, err
 	}
-	if started.Master != nil {
+	if proc.Master != nil {
 		var in *os.File
 		if interactive {
 			in = os.Stdin
 		}
-		relay := terminal.Start(started.Master, in, os.Stdout)
+		relay := terminal.Start(proc.Master, in, os.Stdout)
 		defer relay.Stop()
 	}
 	go func() {
 		for sig := range sigs {
-			_ = unix.PidfdSendSignal(started.PidFD, sig.(unix.Signal), nil, 0)
+			_ = unix.PidfdSendSignal(proc.PidFD, sig.(unix.Signal), nil, 0)
 		}
 	}()
 	var ws syscall.WaitStatus
 	for {
-		_, err = syscall.Wait4(started.Pid, &ws, 0, nil)
+		_, err = syscall.Wait4(proc.Pid, &ws, 0, nil)
 		if err != syscall.EINTR {
 			break
 		}
 	}
 	if err != nil {
-		return 125, fmt.Errorf("wait4 %d: %w", started.Pid, err)
+		return 125, fmt.Errorf("wait4 %d: %w", proc.Pid, err)
 	}
 	return steps.ExitCode(ws), nil
 }
