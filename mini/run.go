@@ -34,7 +34,6 @@ var stepFlags = map[string]int{
 	"memory":     7,
 	"cpus":       7,
 	"pids-limit": 7,
-	"rm":         8,
 }
 
 // runFlags declares mini run's flags on fs, writing into spec. The names are
@@ -58,7 +57,7 @@ func runFlags(fs *pflag.FlagSet, spec *steps.Spec, stepArg *string) {
 	fs.StringVarP(&spec.Memory, "memory", "m", "", "memory limit, e.g. 64m or 1g")
 	fs.StringVar(&spec.CPUs, "cpus", "", "CPU limit in CPUs, e.g. 0.5")
 	fs.StringVar(&spec.PidsLimit, "pids-limit", "", "most processes the container may have")
-	fs.BoolVar(&spec.Remove, "rm", false, "remove the container's layers when it exits")
+	fs.BoolVar(&spec.Remove, "rm", false, "remove the container when it exits: its state, and from step 8 its layers")
 	fs.BoolVar(&spec.Init, "init", false, "run mini as PID 1: it forwards signals to the command and reaps zombies (docker's --init)")
 	lifeFlags(fs)
 }
