@@ -27,8 +27,10 @@ $(IMAGE)/bin/busybox:
 	sh scripts/mkrootfs.sh $(IMAGE)
 
 # MINI_NO_SKIP=1: a scenario that cannot run its containers fails, not skips.
+# CGO_ENABLED=0 here too: the test binary stands in for mini, and --init runs
+# it inside the container, where a dynamic binary finds no libc.
 test: build rootfs ## run every test as root: unit tests and the container scenarios
-	MINI_NO_SKIP=1 $(GO) test -count=1 -timeout 30m ./...
+	CGO_ENABLED=0 MINI_NO_SKIP=1 $(GO) test -count=1 -timeout 30m ./...
 
 test-unit: ## the tests that need no root
 	$(GO) test -count=1 -skip 'TestScripts|TestDocs|TestLabSkeletons' ./...
@@ -39,7 +41,7 @@ test-unit: ## the tests that need no root
 lab-check: rootfs ## check your lab step against its scenarios: sudo make lab-check STEP=3
 	@test -n "$(STEP)" || { echo "make lab-check: which lab? sudo make lab-check STEP=3" >&2; exit 2; }
 	@test "$$(id -u)" = 0 || { echo "make lab-check: the scenarios run containers: sudo make lab-check STEP=$(STEP)" >&2; exit 2; }
-	unshare -m sh -c 'mount --make-rshared / && MINI_LAB=$(STEP) MINI_NO_SKIP=1 $(GO) test -count=1 -run "^TestScripts$$/^step$$(printf %02d $(STEP))_" ./mini'
+	unshare -m sh -c 'mount --make-rshared / && CGO_ENABLED=0 MINI_LAB=$(STEP) MINI_NO_SKIP=1 $(GO) test -count=1 -run "^TestScripts$$/^step$$(printf %02d $(STEP))_" ./mini'
 	@echo "lab $(STEP): your step passes step $(STEP)'s scenarios"
 
 demo: build rootfs ## run the same command at every step and show what changed

@@ -3,6 +3,8 @@ package main
 import (
 	"fmt"
 	"io"
+	"strings"
+	"text/tabwriter"
 
 	"github.com/spf13/pflag"
 
@@ -13,19 +15,10 @@ func printHelp(w io.Writer) {
 	fmt.Fprintf(w, `mini: a container runtime written to be read
 
 Usage:
-  mini run [flags] IMAGE [COMMAND [ARG...]]   run COMMAND in a container
-  mini pull NAME                             fetch an image from a registry
-  mini images                                list the images
-  mini load -i FILE                          load images from a docker save or OCI archive
-  mini save -o FILE NAME...                  save images to an archive
-  mini tag SOURCE TARGET                     give an image another name
-  mini rmi NAME...                           remove images
-  mini version                               print the version and the steps
-  mini help [run]                            print this help
-
+%s
 Steps (mini run --step N runs steps 1..N; the default is %d):
   0  no isolation: re-exec, spec pipe, sync barrier, wait
-`, maxStep())
+`, usageLines(), maxStep())
 	for _, s := range allSteps {
 		fmt.Fprintf(w, "  %d  %s\n", s.Number(), s.Name())
 	}
@@ -46,4 +39,26 @@ func helpRun(w io.Writer) {
 	var s string
 	runFlags(fs, &steps.Spec{}, &s)
 	printRunHelp(w, fs)
+}
+
+// usageLines lists the commands, for printHelp: run, those that act on
+// containers, version and help.
+func usageLines() string {
+	var b strings.Builder
+	w := tabwriter.NewWriter(&b, 0, 1, 3, ' ', 0)
+	fmt.Fprintln(w, "  mini run [flags] IMAGE [COMMAND [ARG...]]\trun COMMAND in a container")
+	fmt.Fprintln(w, "  mini pull NAME\tfetch an image from a registry")
+	fmt.Fprintln(w, "  mini images\tlist the images")
+	fmt.Fprintln(w, "  mini load -i FILE\tload images from a docker save or OCI archive")
+	fmt.Fprintln(w, "  mini save -o FILE NAME...\tsave images to an archive")
+	fmt.Fprintln(w, "  mini tag SOURCE TARGET\tgive an image another name")
+	fmt.Fprintln(w, "  mini rmi NAME...\tremove images")
+	for _, name := range lifeOrder {
+		c := lifeCommands[name]
+		fmt.Fprintf(w, "  mini %s\t%s\n", c.usage, c.what)
+	}
+	fmt.Fprintln(w, "  mini version\tprint the version and the steps")
+	fmt.Fprintln(w, "  mini help [run]\tprint this help")
+	w.Flush()
+	return b.String()
 }

@@ -17,6 +17,7 @@ import (
 	"github.com/spf13/pflag"
 	"golang.org/x/sys/unix"
 
+	"mini/mini/container"
 	"mini/mini/image"
 )
 
@@ -161,7 +162,7 @@ func rmiMain(args []string) int {
 	}
 	code := 0
 	for _, arg := range fs.Args() {
-		users, err := image.Users(runRoot)
+		users, err := imageUsers(runRoot)
 		if err != nil {
 			return fail(err)
 		}
@@ -254,4 +255,22 @@ func pullForRun(dataRoot, name string) error {
 func isTerminal(f *os.File) bool {
 	_, err := unix.IoctlGetTermios(int(f.Fd()), unix.TCGETS)
 	return err == nil
+}
+
+// imageUsers maps image ids to the containers under runRoot made from them,
+// running or stopped: their states say which (Spec.ImageID). mini rmi
+// refuses to remove an image while one uses it: a container's own layer
+// sits on the image's.
+func imageUsers(runRoot string) (map[string][]string, error) {
+	all, err := container.List(runRoot)
+	if err != nil {
+		return nil, err
+	}
+	users := map[string][]string{}
+	for _, c := range all {
+		if c.Spec != nil && c.Spec.ImageID != "" {
+			users[c.Spec.ImageID] = append(users[c.Spec.ImageID], c.ID)
+		}
+	}
+	return users, nil
 }

@@ -16,6 +16,7 @@ import (
 	labcgroups "mini/lab/07-cgroups"
 	laboverlay "mini/lab/08-overlay"
 	labsecurity "mini/lab/09-security"
+	"mini/mini/terminal"
 	"mini/steps"
 )
 
@@ -77,7 +78,12 @@ func recipe(spec *steps.Spec) []steps.Step {
 			}
 		}
 	}
-	return steps.Active(all, spec.Step, spec.Rootless)
+	active := steps.Active(all, spec.Step, spec.Rootless)
+	if spec.Tty {
+		// Not a step: -t's pseudo-terminal, made after every step's Init.
+		active = append(active, &terminal.Step{})
+	}
+	return active
 }
 
 // checkLab refuses to run a lab step whose CloneFlags does not yet create

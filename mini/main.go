@@ -5,6 +5,9 @@ package main
 import (
 	"fmt"
 	"os"
+
+	"mini/mini/monitor"
+	"mini/steps"
 )
 
 func main() {
@@ -22,6 +25,8 @@ func Main() int {
 	switch args[0] {
 	case initCommand:
 		return initMain()
+	case steps.InitProcessArg:
+		return initProcessMain(args[1:])
 	case "run":
 		return runMain(args[1:])
 	case "images":
@@ -32,6 +37,8 @@ func Main() int {
 		return rmiMain(args[1:])
 	case "pull", "load", "save":
 		return imageTool(args)
+	case monitor.Command:
+		return monitorMain()
 	case "version", "--version":
 		return versionMain()
 	case "help", "-h", "--help":
@@ -42,6 +49,9 @@ func Main() int {
 		printHelp(os.Stdout)
 		return 0
 	default:
+		if cmd, ok := lifeCommands[args[0]]; ok {
+			return cmd.main(args[1:])
+		}
 		fmt.Fprintf(os.Stderr, "mini: unknown command %q: run 'mini help' for the list\n", args[0])
 		return 125
 	}

@@ -23,16 +23,17 @@ const defaultPath = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbi
 // Flags not listed work at every step.
 var stepFlags = map[string]int{
 	"hostname":   1,
+	"init":       2,
 	"volume":     3,
 	"uidmap":     5,
 	"gidmap":     5,
 	"net":        6,
+	"publish":    6,
 	"subnet":     6,
 	"bridge":     6,
 	"memory":     7,
 	"cpus":       7,
 	"pids-limit": 7,
-	"rm":         8,
 	// Step 9: security.
 	"cap-add":      9,
 	"cap-drop":     9,
@@ -49,42 +50,40 @@ func runFlags(fs *pflag.FlagSet, spec *steps.Spec, stepArg *string) {
 	fs.StringArrayVarP(&spec.Env, "env", "e", nil, "set an environment variable, KEY=VALUE (KEY alone: the host's value)")
 	fs.StringVarP(&spec.Dir, "workdir", "w", "/", "working directory of the command")
 	fs.StringVarP(&spec.User, "user", "u", "", "USER[:GROUP] to run the command as: names from the container's /etc/passwd and /etc/group, or numbers")
-	fs.StringVar(&spec.Root, "root", envOr("MINI_ROOT", "/run/mini"), "where mini keeps its state ($MINI_ROOT, else /run/mini)")
+	fs.StringVar(&spec.Root, "root", defaultRoot(), rootUsage)
 	fs.BoolVar(&spec.Trace, "trace", false, "print every action of every step, host and child side")
 	fs.Bool("lab", false, "run your lab/NN version of step N (--step N) in place of mini's; $"+labEnv+"=N does it too")
 	fs.StringArrayVarP(&spec.VolumeFlag, "volume", "v", nil, "bind mount HOST:CONTAINER[:ro]")
 	fs.StringArrayVar(&spec.UIDMapFlag, "uidmap", nil, "CONTAINER:HOST:SIZE uid map of the user namespace")
 	fs.StringArrayVar(&spec.GIDMapFlag, "gidmap", nil, "CONTAINER:HOST:SIZE gid map of the user namespace")
-	fs.StringVar(&spec.Net, "net", "bridge", "network: bridge, none or host")
+	fs.StringVar(&spec.Net, "net", "bridge", "network: bridge, none, host or container:NAME")
+	fs.StringArrayVarP(&spec.Publish, "publish", "p", nil, "publish a port, [IP:]HOSTPORT:CONTAINERPORT[/tcp|/udp] (bridge mode)")
 	fs.StringVar(&spec.Subnet, "subnet", envOr("MINI_SUBNET", "10.89.0.0/24"), "subnet of the bridge network ($MINI_SUBNET, else 10.89.0.0/24)")
 	fs.StringVar(&spec.Bridge, "bridge", envOr("MINI_BRIDGE", "mini0"), "name of the host bridge ($MINI_BRIDGE, else mini0)")
 	fs.StringVarP(&spec.Memory, "memory", "m", "", "memory limit, e.g. 64m or 1g")
 	fs.StringVar(&spec.CPUs, "cpus", "", "CPU limit in CPUs, e.g. 0.5")
 	fs.StringVar(&spec.PidsLimit, "pids-limit", "", "most processes the container may have")
-	fs.BoolVar(&spec.Remove, "rm", false, "remove the container's layers when it exits")
+	fs.BoolVar(&spec.Remove, "rm", false, "remove the container when it exits: its state, and from step 8 its layers")
+	fs.BoolVar(&spec.Init, "init", false, "run mini as PID 1: it forwards signals to the command and reaps zombies (docker's --init)")
 	fs.StringArrayVar(&spec.CapAdd, "cap-add", nil, "add a capability to docker's default 14 (NET_ADMIN, CAP_SYS_TIME; ALL)")
 	fs.StringArrayVar(&spec.CapDrop, "cap-drop", nil, "drop a capability (NET_RAW; ALL)")
 	fs.StringArrayVar(&spec.SecurityOpt, "security-opt", nil, "no-new-privileges, seccomp=unconfined, seccomp=PROFILE.json, systempaths=unconfined")
 	fs.BoolVar(&spec.Privileged, "privileged", false, "every capability, no seccomp filter, no masked or read-only paths")
 	imageRunFlags(fs)
+	lifeFlags(fs)
 }
 
 func runMain(args []string) int {
-	spec, img, err := parseRunImage(args)
+	var opts lifeOptions
+	spec, err := parseRunID(args, "", &opts)
 	if errors.Is(err, pflag.ErrHelp) {
 		return 0
-	}
-	if err == nil && img != nil {
-		err = img.use(spec)
 	}
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "mini: %v\n", oneLine(err))
 		return 125
 	}
-	code, err := steps.Run(spec, recipe(spec), "mini", os.Stderr)
-	if img != nil {
-		img.release(spec)
-	}
+	code, err := runContainer(args, spec, opts)
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "mini: %v\n", oneLine(err))
 	}
@@ -94,13 +93,13 @@ func runMain(args []string) int {
 // parseRun turns "mini run" arguments into a spec, checking everything that
 // can be checked without touching the system.
 func parseRun(args []string) (*steps.Spec, error) {
-	spec, _, err := parseRunImage(args)
-	return spec, err
+	return parseRunID(args, "", &lifeOptions{})
 }
 
-// parseRunImage is parseRun, with the image of the store IMAGE names (nil
-// for a directory).
-func parseRunImage(args []string) (*steps.Spec, *runImage, error) {
+// parseRunID is parseRun for a container whose id is id (a new one if
+// empty), which also returns the options that are mini's and not the
+// container's (-d, --log-opt: lifeOptions).
+func parseRunID(args []string, id string, opts *lifeOptions) (*steps.Spec, error) {
 	spec := &steps.Spec{}
 	var stepArg string
 	fs := pflag.NewFlagSet("run", pflag.ContinueOnError)
@@ -111,19 +110,19 @@ func parseRunImage(args []string) (*steps.Spec, *runImage, error) {
 	runFlags(fs, spec, &stepArg)
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, pflag.ErrHelp) {
-			return nil, nil, err // pflag has printed the usage (fs.Usage)
+			return nil, err // pflag has printed the usage (fs.Usage)
 		}
-		return nil, nil, fmt.Errorf("run: %v (see 'mini help run')", err)
+		return nil, fmt.Errorf("run: %v (see 'mini help run')", err)
 	}
 
 	n, err := strconv.Atoi(stepArg)
 	if err != nil || n < 0 || n > maxStep() {
-		return nil, nil, fmt.Errorf("--step %q: want a number from 0 to %d", stepArg, maxStep())
+		return nil, fmt.Errorf("--step %q: want a number from 0 to %d", stepArg, maxStep())
 	}
 	spec.Step = n
 	lab, _ := fs.GetBool("lab")
 	if spec.Lab, err = labNumber(lab, n); err != nil {
-		return nil, nil, err
+		return nil, err
 	}
 	var err2 error
 	fs.Visit(func(f *pflag.Flag) {
@@ -137,52 +136,58 @@ func parseRunImage(args []string) (*steps.Spec, *runImage, error) {
 		}
 	})
 	if err2 != nil {
-		return nil, nil, err2
+		return nil, err2
 	}
 	if n < 6 {
 		spec.Net = "" // no network namespace: the host's network
 	}
 
 	if fs.NArg() == 0 {
-		return nil, nil, errors.New("run: missing IMAGE: mini run [flags] IMAGE [COMMAND [ARG...]] (try rootfs/busybox)")
+		return nil, errors.New("run: missing IMAGE: mini run [flags] IMAGE [COMMAND [ARG...]] (try rootfs/busybox)")
 	}
 	spec.Args = fs.Args()[1:]
-	img, imageEnv, err := setImage(fs, spec, fs.Arg(0))
+	imageEnv, err := setImage(fs, spec, fs.Arg(0))
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
 	if spec.Args[0] == "" {
-		return nil, nil, errors.New("run: the COMMAND is empty")
+		return nil, errors.New("run: the COMMAND is empty")
 	}
 	if err := steps.CheckUser(spec.User); err != nil {
-		return nil, nil, err
+		return nil, err
 	}
 	if !filepath.IsAbs(spec.Dir) {
-		return nil, nil, fmt.Errorf("-w %q: the working directory must be an absolute path", spec.Dir)
+		return nil, fmt.Errorf("-w %q: the working directory must be an absolute path", spec.Dir)
 	}
 	if spec.Root, err = filepath.Abs(spec.Root); err != nil {
-		return nil, nil, fmt.Errorf("--root: %w", err)
+		return nil, fmt.Errorf("--root: %w", err)
 	}
 
-	if spec.ID, err = newID(); err != nil {
-		return nil, nil, err
+	if err := opts.parse(fs, spec); err != nil {
+		return nil, err
+	}
+	if spec.ID = id; id == "" {
+		if spec.ID, err = newID(); err != nil {
+			return nil, err
+		}
 	}
 	if spec.Name == "" {
 		spec.Name = spec.ID
 	} else if err := checkName(spec.Name); err != nil {
-		return nil, nil, err
+		return nil, err
 	}
 	if spec.Hostname == "" {
 		spec.Hostname = spec.ID // docker's default: the short container id
 	}
 	spec.Rootless = os.Geteuid() != 0
 	if spec.Env, err = makeEnv(imageEnv, spec.Env, spec.Hostname); err != nil {
-		return nil, nil, err
+		return nil, err
 	}
+	spec.Env = opts.env(spec.Env)
 	if err := checkLab(spec); err != nil {
-		return nil, nil, err
+		return nil, err
 	}
-	return spec, img, nil
+	return spec, nil
 }
 
 // checkName applies docker's rule for container names: a letter or digit,
@@ -213,6 +218,11 @@ func makeEnv(imageEnv, flags []string, hostname string) ([]string, error) {
 			env = setEnv(env, k, v)
 		}
 	}
+	return addEnv(env, flags)
+}
+
+// addEnv applies -e flags to env, in order (a later one wins).
+func addEnv(env, flags []string) ([]string, error) {
 	for _, kv := range flags {
 		k, v, ok := strings.Cut(kv, "=")
 		if k == "" || strings.ContainsAny(k, " \t\n") {

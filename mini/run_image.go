@@ -3,7 +3,6 @@ package main
 import (
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"path"
 	"path/filepath"
@@ -42,11 +41,11 @@ type runImage struct {
 // image of the store its config's Entrypoint and Cmd (spec.Args holds the
 // command given, if any), WorkingDir, User and Env, as docker applies them.
 // It returns the image's Env, which goes under -e.
-func setImage(fs *pflag.FlagSet, spec *steps.Spec, arg string) (*runImage, []string, error) {
+func setImage(fs *pflag.FlagSet, spec *steps.Spec, arg string) ([]string, error) {
 	entrypoint, _ := fs.GetString("entrypoint")
 	if dir, ok, err := imageDir(arg); ok || err != nil {
 		if err != nil {
-			return nil, nil, err
+			return nil, err
 		}
 		spec.Image, spec.Layers, spec.Rootfs = dir, []string{dir}, dir
 		if fs.Changed("entrypoint") && entrypoint != "" {
@@ -54,33 +53,33 @@ func setImage(fs *pflag.FlagSet, spec *steps.Spec, arg string) (*runImage, []str
 		}
 		if len(spec.Args) == 0 {
 			if _, err := os.Lstat(filepath.Join(dir, "bin/sh")); err != nil {
-				return nil, nil, fmt.Errorf("image %s has no /bin/sh to run by default: give a COMMAND", arg)
+				return nil, fmt.Errorf("image %s has no /bin/sh to run by default: give a COMMAND", arg)
 			}
 			spec.Args = []string{"/bin/sh"}
 		}
-		return nil, nil, nil
+		return nil, nil
 	}
 
 	ri, err := findImage(fs, arg)
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
 	layers := ri.store.LayerDirs(ri.img)
 	switch {
 	case len(layers) == 0:
-		return nil, nil, fmt.Errorf("image %s has no layers: there is nothing to run", arg)
+		return nil, fmt.Errorf("image %s has no layers: there is nothing to run", arg)
 	case len(layers) > maxLayers:
-		return nil, nil, fmt.Errorf("image %s has %d layers: overlayfs stacks at most %d lower layers, and step 8 adds one (the -init layer): squash the image into fewer", arg, len(layers), maxLayers+1)
+		return nil, fmt.Errorf("image %s has %d layers: overlayfs stacks at most %d lower layers, and step 8 adds one (the -init layer): squash the image into fewer", arg, len(layers), maxLayers+1)
 	case len(layers) > 1 && spec.Step < 8:
-		return nil, nil, fmt.Errorf("image %s has %d layers, and below step 8 the container's / is one directory: only overlayfs (step 8) stacks layers: use --step 8", arg, len(layers))
+		return nil, fmt.Errorf("image %s has %d layers, and below step 8 the container's / is one directory: only overlayfs (step 8) stacks layers: use --step 8", arg, len(layers))
 	}
 	if os.Geteuid() == 0 && spec.Step >= 5 && spec.Step < 8 {
 		// The container's root is another host uid from step 5 on, and
 		// until step 8 mounts the layers for it, it would have to walk
 		// into the store itself.
-		return nil, nil, fmt.Errorf("image %s is in the image store, which only root may enter (a layer may hold setuid programs): from step 5 the container's root is another host uid, and before step 8 its / is the layer itself: use --step 8, or --step 4 or lower", arg)
+		return nil, fmt.Errorf("image %s is in the image store, which only root may enter (a layer may hold setuid programs): from step 5 the container's root is another host uid, and before step 8 its / is the layer itself: use --step 8, or --step 4 or lower", arg)
 	}
-	spec.Image, spec.Layers, spec.Rootfs = arg, layers, layers[0]
+	spec.Image, spec.ImageID, spec.Layers, spec.Rootfs = arg, ri.img.ID, layers, layers[0]
 
 	// docker's rules: --entrypoint replaces the image's Entrypoint and
 	// drops its Cmd; arguments after IMAGE replace Cmd.
@@ -97,7 +96,7 @@ func setImage(fs *pflag.FlagSet, spec *steps.Spec, arg string) (*runImage, []str
 	}
 	spec.Args = append(append([]string{}, ep...), cmd...)
 	if len(spec.Args) == 0 {
-		return nil, nil, fmt.Errorf("image %s has no Entrypoint and no Cmd: give a COMMAND", arg)
+		return nil, fmt.Errorf("image %s has no Entrypoint and no Cmd: give a COMMAND", arg)
 	}
 	if c.WorkingDir != "" && !fs.Changed("workdir") {
 		spec.Dir = path.Join("/", c.WorkingDir)
@@ -105,7 +104,7 @@ func setImage(fs *pflag.FlagSet, spec *steps.Spec, arg string) (*runImage, []str
 	if spec.User == "" {
 		spec.User = c.User
 	}
-	return ri, c.Env, nil
+	return c.Env, nil
 }
 
 // imageDir says whether arg names a directory: one that is there, or a
@@ -168,33 +167,4 @@ func findImage(fs *pflag.FlagSet, arg string) (*runImage, error) {
 		return nil, err
 	}
 	return &runImage{store: s, img: img}, nil
-}
-
-// use records, in the container's directory, that it uses the image, so
-// that mini rmi refuses to remove it; under the store's lock, and only if
-// the image is still there (an rmi may have run since it was looked up).
-func (ri *runImage) use(spec *steps.Spec) error {
-	unlock, err := ri.store.Lock(false)
-	if err != nil {
-		return err
-	}
-	defer unlock()
-	if _, err := ri.store.Resolve(ri.img.Digest); err != nil {
-		return fmt.Errorf("image %s was removed while the container was being made: run it again", spec.Image)
-	}
-	return image.RecordUse(containerDir(spec), ri.img.ID)
-}
-
-// release forgets the use once the run is over, unless the container kept
-// something (step 8 keeps its layers without --rm).
-func (ri *runImage) release(spec *steps.Spec) {
-	dir := containerDir(spec)
-	if entries, err := os.ReadDir(dir); err == nil && len(entries) <= 1 {
-		image.ForgetUse(dir)
-	}
-}
-
-// containerDir is the container's own directory under --root.
-func containerDir(spec *steps.Spec) string {
-	return steps.NewContext(spec, "host", io.Discard).ContainerDir()
 }

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"debug/elf"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -8,11 +9,13 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"runtime"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
-	"syscall"
+	"time"
 
 	"github.com/moby/profiles/seccomp"
 	"github.com/rogpeppe/go-internal/testscript"
@@ -59,10 +62,16 @@ var commands = map[string]func(ts *testscript.TestScript, neg bool, args []strin
 	"require":        cmdRequire,
 	"bad":            cmdBad,
 	"hostipc":        cmdHostIPC,
-	"pty":            cmdPty,
 	"droprules":      cmdDropRules,
 	"probeimage":     cmdProbeImage,
 	"seccompprofile": cmdSeccompProfile,
+	"badcmd":         cmdBadCmd,
+	"waitfile":       cmdWaitFile,
+	"waitexit":       cmdWaitExit,
+	"ttyrun":         cmdTtyRun,
+	"retry":          cmdRetry,
+	"freeport":       cmdFreePort,
+	"dial":           cmdDial,
 }
 
 // bad ARG...: "mini run ARG..." must fail as bad input does: exit 125, one
@@ -72,11 +81,19 @@ func cmdBad(ts *testscript.TestScript, neg bool, args []string) {
 	if neg {
 		ts.Fatalf("unsupported: ! bad")
 	}
+	cmdBadCmd(ts, neg, append([]string{"run"}, args...))
+}
+
+// badcmd CMD ARG...: "mini CMD ARG..." must fail as bad does.
+func cmdBadCmd(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) == 0 {
+		ts.Fatalf("usage: badcmd CMD ARG...")
+	}
 	// Containers that ran before are kept (step 8 keeps a container's
 	// layers without --rm, as docker does): only new ones count.
 	containers := filepath.Join(ts.Getenv("MINI_ROOT"), "containers", "*")
 	before, _ := filepath.Glob(containers)
-	err := ts.Exec("mini", append([]string{"run"}, args...)...)
+	err := ts.Exec("mini", args...)
 	var ee *exec.ExitError
 	if !errors.As(err, &ee) || ee.ExitCode() != 125 {
 		ts.Fatalf("want exit status 125, got %v", err)
@@ -109,6 +126,10 @@ func cmdRequire(ts *testscript.TestScript, neg bool, args []string) {
 		case "image":
 			if _, err := os.Stat(filepath.Join(ts.Getenv("IMAGE"), "bin/busybox")); err != nil {
 				why = "needs the busybox image: run 'make rootfs'"
+			}
+		case "static":
+			if !staticBinary() {
+				why = "needs a static test binary, which runs inside the container (--init): CGO_ENABLED=0 go test, as make test does"
 			}
 		default:
 			if ok, err := condition(need); err != nil {
@@ -177,83 +198,6 @@ func removeHostIPC(msqid, shm string) error {
 	return nil
 }
 
-// pty CMD [ARG...]: run CMD with a new pseudo-terminal as its stdin, stdout,
-// stderr and controlling terminal, as a shell in a terminal window runs it;
-// what it writes to the terminal becomes stdout. Whatever is still queued
-// as input on the terminal when CMD exits (keystrokes a program pushed
-// with ioctl TIOCSTI) is reported on stderr as "typed: ...".
-func cmdPty(ts *testscript.TestScript, neg bool, args []string) {
-	if len(args) == 0 {
-		ts.Fatalf("usage: pty CMD [ARG...]")
-	}
-	ptmx, err := os.OpenFile("/dev/ptmx", os.O_RDWR|unix.O_NOCTTY, 0)
-	ts.Check(err)
-	defer ptmx.Close()
-	ts.Check(unix.IoctlSetPointerInt(int(ptmx.Fd()), unix.TIOCSPTLCK, 0))
-	n, err := unix.IoctlGetUint32(int(ptmx.Fd()), unix.TIOCGPTN)
-	ts.Check(err)
-	tty, err := os.OpenFile(fmt.Sprintf("/dev/pts/%d", n), os.O_RDWR|unix.O_NOCTTY, 0)
-	ts.Check(err)
-	defer tty.Close()
-	// No echo: input pushed into the terminal is not printed back, and is
-	// found in the input queue instead (FIONREAD on the terminal).
-	t, err := unix.IoctlGetTermios(int(tty.Fd()), unix.TCGETS)
-	ts.Check(err)
-	t.Lflag &^= unix.ECHO
-	ts.Check(unix.IoctlSetTermios(int(tty.Fd()), unix.TCSETS, t))
-
-	cmd := exec.Command(args[0], args[1:]...)
-	cmd.Dir = ts.Getenv("WORK")
-	cmd.Env = os.Environ()
-	for _, kv := range []string{"IMAGE", "MINI_ROOT", "MINI_BRIDGE", "MINI_SUBNET", "PATH"} {
-		cmd.Env = append(cmd.Env, kv+"="+ts.Getenv(kv))
-	}
-	cmd.Stdin, cmd.Stdout, cmd.Stderr = tty, tty, tty
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true, Setctty: true, Ctty: 0}
-	var out strings.Builder
-	done := make(chan struct{})
-	go func() {
-		buf := make([]byte, 4096)
-		for {
-			n, err := ptmx.Read(buf)
-			out.Write(buf[:n])
-			if err != nil {
-				break
-			}
-		}
-		close(done)
-	}()
-	runErr := cmd.Run()
-	queued, _ := unix.IoctlGetInt(int(tty.Fd()), unix.TIOCINQ)
-	var typed string
-	if queued > 0 {
-		// In canonical mode a read returns one line: read them all.
-		// (fd once: os.File.Fd puts the file back in blocking mode.)
-		fd := int(tty.Fd())
-		unix.SetNonblock(fd, true)
-		buf := make([]byte, queued)
-		for {
-			k, err := unix.Read(fd, buf)
-			if k <= 0 || err != nil {
-				break
-			}
-			typed += string(buf[:k])
-		}
-	}
-	tty.Close()
-	<-done
-	ts.Stdout().Write([]byte(strings.ReplaceAll(out.String(), "\r\n", "\n")))
-	if typed != "" {
-		fmt.Fprintf(ts.Stderr(), "typed: %q\n", typed)
-	}
-	if runErr != nil && !neg {
-		ts.Fatalf("%s: %v", strings.Join(args, " "), runErr)
-	}
-	if runErr == nil && neg {
-		ts.Fatalf("%s: unexpected success", strings.Join(args, " "))
-	}
-}
-
 // probeimage DIR: a copy of $IMAGE in DIR with the probe as /probe: the
 // program testdata/probe, which tries what a hostile image would and prints
 // the errno it gets (step 9's scenarios). It is built once per test run,
@@ -319,4 +263,85 @@ func cmdSeccompProfile(ts *testscript.TestScript, neg bool, args []string) {
 	data, err := json.MarshalIndent(p, "", "\t")
 	ts.Check(err)
 	ts.Check(os.WriteFile(ts.MkAbs(args[0]), data, 0o644))
+}
+
+// waitfile FILE REGEXP: wait until FILE (a glob: any file it matches)
+// exists and holds a match of REGEXP (multi-line mode), for at most ten
+// seconds: what a background command (mini logs -f, a detached
+// container's log) writes is awaited this way, never with a sleep.
+func cmdWaitFile(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 2 {
+		ts.Fatalf("usage: waitfile FILE REGEXP")
+	}
+	re, err := regexp.Compile("(?m)" + args[1])
+	ts.Check(err)
+	var data []byte
+	err = fmt.Errorf("no file matches")
+	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
+		paths, _ := filepath.Glob(ts.MkAbs(args[0]))
+		for _, p := range paths {
+			if data, err = os.ReadFile(p); err == nil && re.Match(data) {
+				return
+			}
+		}
+	}
+	ts.Fatalf("%s: no match for %q within 10s; it holds %q (%v)", args[0], args[1], data, err)
+}
+
+// waitexit FILE: wait until the process whose pid FILE holds has exited
+// (its pidfd becomes readable, pidfd_open(2)), for at most ten seconds. A
+// monitor's pid comes from mini inspect -f '{{.Mini.HolderPid}}'.
+func cmdWaitExit(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 1 {
+		ts.Fatalf("usage: waitexit PIDFILE")
+	}
+	pid, err := strconv.Atoi(strings.TrimSpace(ts.ReadFile(args[0])))
+	ts.Check(err)
+	fd, err := unix.PidfdOpen(pid, 0)
+	if errors.Is(err, unix.ESRCH) {
+		return
+	}
+	ts.Check(err)
+	defer unix.Close(fd)
+	n, err := unix.Poll([]unix.PollFd{{Fd: int32(fd), Events: unix.POLLIN}}, 10000)
+	ts.Check(err)
+	if n == 0 {
+		ts.Fatalf("pid %d has not exited within 10s", pid)
+	}
+}
+
+// retry PROG ARG...: run PROG until it succeeds, for at most ten seconds:
+// a state that comes in its own time (a process exits, a zombie is reaped)
+// is awaited this way, never with a sleep.
+func cmdRetry(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) == 0 {
+		ts.Fatalf("usage: retry PROG ARG...")
+	}
+	var err error
+	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+		if err = ts.Exec(args[0], args[1:]...); err == nil {
+			return
+		}
+	}
+	ts.Fatalf("%s did not succeed within 10s: %v", strings.Join(args, " "), err)
+}
+
+// staticBinary says whether this test binary, which stands in for mini, is
+// linked statically: it has no ELF interpreter (PT_INTERP) to find.
+func staticBinary() bool {
+	exe, err := os.Executable()
+	if err != nil {
+		return false
+	}
+	f, err := elf.Open(exe)
+	if err != nil {
+		return false
+	}
+	defer f.Close()
+	for _, p := range f.Progs {
+		if p.Type == elf.PT_INTERP {
+			return false
+		}
+	}
+	return true
 }

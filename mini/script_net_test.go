@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"io"
 	"net"
 	"net/netip"
 	"os"
@@ -175,4 +176,52 @@ func routed(subnet netip.Prefix) bool {
 		}
 	}
 	return false
+}
+
+// freeport VAR...: set each VAR to a port of the host that no TCP or UDP
+// socket uses now (the kernel picks it: bind to port 0), for -p.
+func cmdFreePort(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) == 0 {
+		ts.Fatalf("usage: freeport VAR...")
+	}
+	for _, v := range args {
+		for try := 0; ; try++ {
+			l, err := net.Listen("tcp4", "0.0.0.0:0")
+			ts.Check(err)
+			port := l.Addr().(*net.TCPAddr).Port
+			u, err := net.ListenPacket("udp4", fmt.Sprintf("0.0.0.0:%d", port))
+			l.Close()
+			if err == nil {
+				u.Close()
+				ts.Setenv(v, fmt.Sprint(port))
+				break
+			}
+			if try == 100 {
+				ts.Fatalf("freeport: no port free for both TCP and UDP")
+			}
+		}
+	}
+}
+
+// dial HOST:PORT: connect over TCP and print what comes back until the
+// other side closes, for at most five seconds.
+func cmdDial(ts *testscript.TestScript, neg bool, args []string) {
+	if len(args) != 1 {
+		ts.Fatalf("usage: dial HOST:PORT")
+	}
+	c, err := net.DialTimeout("tcp4", args[0], 5*time.Second)
+	var out []byte
+	if err == nil {
+		c.SetDeadline(time.Now().Add(5 * time.Second))
+		c.(*net.TCPConn).CloseWrite()
+		out, err = io.ReadAll(c)
+		c.Close()
+	}
+	ts.Stdout().Write(out)
+	if err != nil && !neg {
+		ts.Fatalf("dial %s: %v", args[0], err)
+	}
+	if err == nil && neg {
+		ts.Fatalf("dial %s: connected", args[0])
+	}
 }

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"os/exec"
@@ -21,6 +22,7 @@ import (
 	"github.com/vishvananda/netlink"
 	"golang.org/x/sys/unix"
 
+	"mini/mini/container"
 	"mini/mini/image/transfer"
 )
 
@@ -206,6 +208,16 @@ func TestScripts(t *testing.T) {
 					mu.Unlock()
 				}
 			})
+			// Registered last, so it runs first: a container left running
+			// (run -d without stop or rm) is a failure, and is killed, so
+			// that the checks above see what it held go.
+			env.Defer(func() {
+				for _, id := range leftRunning(filepath.Join(work, "state")) {
+					mu.Lock()
+					leaks = append(leaks, "left a container running: "+id)
+					mu.Unlock()
+				}
+			})
 			return nil
 		},
 		Condition: condition,
@@ -285,4 +297,24 @@ func treeListing(t testing.TB, dir string) []string {
 		t.Fatal(err)
 	}
 	return out
+}
+
+// leftRunning lists the containers under root whose mini (a monitor, or a
+// mini run) still runs, and kills that mini: its container dies with it.
+func leftRunning(root string) []string {
+	states, _ := container.List(root)
+	var left []string
+	for _, s := range states {
+		if !s.Holder.Alive() {
+			continue
+		}
+		left = append(left, s.ID+" ("+s.Name+")")
+		if fd, err := unix.PidfdOpen(s.Holder.PID, 0); err == nil {
+			unix.PidfdSendSignal(fd, unix.SIGKILL, nil, 0)
+			unix.Poll([]unix.PollFd{{Fd: int32(fd), Events: unix.POLLIN}}, 10000)
+			unix.Close(fd)
+		}
+		container.Refresh(s, recipe, io.Discard) // what it held
+	}
+	return left
 }

@@ -130,6 +130,9 @@ func Init(recipe func(spec *Spec) []Step) int {
 			}
 		}
 	}
+	if spec.Init {
+		return execInit(ctx, path, fail)
+	}
 	ctx.Tracef("execve(%q, %q)", path, spec.Args)
 	err = unix.Exec(path, spec.Args, spec.Env)
 	return fail(execCode(err), fmt.Errorf("exec %s: %w", spec.Args[0], err))
@@ -166,6 +169,30 @@ func workdir(ctx *Context) error {
 		return fmt.Errorf("chdir %s: %w (the -w directory must exist in the container)", dir, err)
 	}
 	return nil
+}
+
+// InitProcessArg is the hidden first argument of mini as the container's
+// PID 1 with --init (steps/02-pid/init.go).
+const InitProcessArg = "init-process"
+
+// execInit executes mini itself in place of the command, as PID 1, with the
+// command's path and argv after InitProcessArg (and --lab=N before them,
+// for a learner's init). /proc/self/exe is mini even after pivot_root: the
+// link names the file, wherever it is.
+func execInit(ctx *Context, path string, fail func(int, error) int) int {
+	argv := []string{os.Args[0], InitProcessArg}
+	if ctx.Spec.Lab != 0 {
+		argv = append(argv, fmt.Sprintf("--lab=%d", ctx.Spec.Lab))
+	}
+	argv = append(append(argv, path), ctx.Spec.Args...)
+	ctx.Tracef("execve(\"/proc/self/exe\", %q): --init, mini stays PID 1", argv)
+	err := unix.Exec("/proc/self/exe", argv, ctx.Spec.Env)
+	hint := ""
+	if errors.Is(err, unix.ENOENT) {
+		// The file is there: its ELF interpreter is not, in the image.
+		hint = " (a mini linked dynamically cannot run inside the container: build it static, CGO_ENABLED=0, as make build does)"
+	}
+	return fail(125, fmt.Errorf("exec /proc/self/exe (--init): %w%s", err, hint))
 }
 
 // closeOnExecFrom marks every fd from first up close-on-exec, with one

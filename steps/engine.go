@@ -63,15 +63,8 @@ func Run(spec *Spec, steps []Step, argv0 string, out io.Writer) (code int, err e
 	// Whatever has been prepared is cleaned up, in reverse, however we leave.
 	var started []Step
 	defer func() {
-		for i := len(started) - 1; i >= 0; i-- {
-			if c, ok := started[i].(Cleaner); ok {
-				if cerr := c.Cleanup(ctx.For(started[i])); cerr != nil {
-					ctx.Notef("cleanup of step %d (%s): %v", started[i].Number(), started[i].Name(), cerr)
-					if err == nil {
-						code, err = 125, cerr
-					}
-				}
-			}
+		if cerr := Cleanup(ctx, started); cerr != nil && err == nil {
+			code, err = 125, cerr
 		}
 	}()
 	defer ctx.childFiles.close() // a run that fails before the child starts
@@ -165,6 +158,9 @@ func Run(spec *Spec, steps []Step, argv0 string, out io.Writer) (code int, err e
 				ctx.Notef("step %d (%s): %v", s.Number(), s.Name(), err)
 			}
 		}
+	}
+	if spec.OnStart != nil {
+		spec.OnStart(child.pid)
 	}
 	reap()
 	code = ExitCode(ctx.Status)

@@ -39,15 +39,28 @@ var self = sync.OnceValues(func() (Owner, error) {
 // same time (a reused pid has another start time). When it cannot tell, it
 // says alive: reclaiming a live container's address or cgroup is worse than
 // keeping a dead one's until the next run.
+// A zombie (state Z: it has exited, and its parent has not reaped it yet)
+// is gone: it runs no more code.
 func (o Owner) Alive() bool {
-	got, err := ProcessStart(o.PID)
+	data, err := os.ReadFile("/proc/" + strconv.Itoa(o.PID) + "/stat")
 	if errors.Is(err, os.ErrNotExist) {
 		return false
 	}
 	if err != nil {
 		return true
 	}
-	return got == o.Start
+	got, err := parseStart(string(data))
+	if err != nil {
+		return true
+	}
+	return got == o.Start && !zombie(string(data))
+}
+
+// zombie says whether a /proc/PID/stat line is a zombie's: field 3, the
+// state, is Z (or X, dead, which is seen only for a moment).
+func zombie(stat string) bool {
+	f := strings.Fields(stat[strings.LastIndexByte(stat, ')')+1:])
+	return len(f) > 0 && (f[0] == "Z" || f[0] == "X")
 }
 
 // ProcessStart is a process's start time in clock ticks after boot, field 22

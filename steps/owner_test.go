@@ -2,8 +2,11 @@ package steps
 
 import (
 	"os"
+	"os/exec"
 	"path/filepath"
 	"testing"
+
+	"golang.org/x/sys/unix"
 )
 
 func TestParseStart(t *testing.T) {
@@ -44,5 +47,28 @@ func TestOwner(t *testing.T) {
 	os.WriteFile(path, nil, 0o600) // a mini killed before its write
 	if _, err := ReadOwner(path); err == nil {
 		t.Error("ReadOwner of an empty file: no error")
+	}
+}
+
+// TestOwnerZombie: a child that has exited and is not reaped yet is a
+// zombie, and a zombie is gone.
+func TestOwnerZombie(t *testing.T) {
+	cmd := exec.Command("/bin/true")
+	if err := cmd.Start(); err != nil {
+		t.Skip("no /bin/true:", err)
+	}
+	defer cmd.Wait()
+	start, err := ProcessStart(cmd.Process.Pid)
+	if err != nil {
+		t.Fatal(err)
+	}
+	o := Owner{PID: cmd.Process.Pid, Start: start}
+	// Wait until it has exited without reaping it: waitid(WNOWAIT).
+	var info unix.Siginfo
+	if err := unix.Waitid(unix.P_PID, o.PID, &info, unix.WEXITED|unix.WNOWAIT, nil); err != nil {
+		t.Fatal(err)
+	}
+	if o.Alive() {
+		t.Errorf("%+v: a zombie counts as alive", o)
 	}
 }

@@ -1,5 +1,7 @@
 package steps
 
+import "fmt"
+
 // Spec is everything the container is: what the user asked for (flags) and
 // what steps decided on the host (addresses, paths). The host fills it in,
 // then sends it to the child as JSON on the spec pipe (fd 3), so the child
@@ -14,6 +16,10 @@ type Spec struct {
 	Name  string `json:"name"`  // --name, or the ID
 	Step  int    `json:"step"`  // --step: run steps 1..Step
 	Image string `json:"image"` // IMAGE as the user named it: a directory's absolute path, or an image name
+	// ImageID is the id of the stored image IMAGE names (sha256 of its
+	// config); "" for a directory. mini rmi refuses an image a container's
+	// state names.
+	ImageID string `json:"image_id,omitempty"`
 	// Layers are the image's read-only layers, topmost first: the image
 	// directory itself, or the layers the image store unpacked (mini/image).
 	// Step 8 stacks them under the container's own layers; before step 8
@@ -24,6 +30,10 @@ type Spec struct {
 	Dir    string   `json:"dir"`   // -w: working directory of the command
 	Root   string   `json:"root"`  // --root: mini's state directory
 	Trace  bool     `json:"trace"` // --trace: print every action
+	// OnStart, if set, is called on the host once the command runs (the
+	// child reached execve(2), fd 4 closed), with the container's pid:
+	// mini/container records it, and run -d returns then. Not sent.
+	OnStart func(pid int) `json:"-"`
 
 	// User is --user USER[:GROUP], resolved by the child in the container's
 	// own /etc/passwd and /etc/group (identity.go); "" keeps the container's
@@ -41,6 +51,9 @@ type Spec struct {
 	// Step 1: UTS namespace.
 	Hostname string `json:"hostname"`
 
+	// Step 2: PID namespace.
+	Init bool `json:"init"` // --init: mini itself is PID 1 and starts the command
+
 	// Step 3: mount namespace.
 	// Rootfs is the directory pivot_root enters: the image, unless a later
 	// step (8) builds another tree and sets it in Prepare.
@@ -55,9 +68,14 @@ type Spec struct {
 	GIDMap     []IDMap  `json:"gid_map"`
 
 	// Step 6: network.
-	Net    string `json:"net"`    // --net bridge|none|host
-	Subnet string `json:"subnet"` // --subnet, CIDR of the bridge network
-	Bridge string `json:"bridge"` // --bridge, host bridge name
+	Net     string   `json:"net"`     // --net bridge|none|host|container:ID
+	Publish []string `json:"publish"` // -p [IP:]HOSTPORT:CONTAINERPORT[/PROTO], as given
+	Ports   []Port   `json:"ports"`   // set by step 6's Validate from Publish
+	// NetJoin is, with --net container:NAME, the init of the container
+	// whose network namespace this one joins: mini finds it (mini/container).
+	NetJoin Owner  `json:"net_join"`
+	Subnet  string `json:"subnet"` // --subnet, CIDR of the bridge network
+	Bridge  string `json:"bridge"` // --bridge, host bridge name
 	// Set by step 6 on the host for the child and for step 8.
 	IP      string `json:"ip"`      // container address in CIDR form, "" without one
 	Gateway string `json:"gateway"` // bridge address, the default route
@@ -102,6 +120,10 @@ type Spec struct {
 	Seccomp         []byte   `json:"seccomp"`           // the BPF filter, struct sock_filter[] as seccomp(2) takes it; nil: none
 	SeccompFlags    uint     `json:"seccomp_flags"`     // SECCOMP_FILTER_FLAG_*, from the profile
 	Unmasked        bool     `json:"unmasked"`          // no masked or read-only paths in /proc and /sys
+
+	// Not a step: -t, a pseudo-terminal for the command (mini/terminal).
+	Tty   bool `json:"tty"`
+	TtyFD int  `json:"tty_fd"` // the child's end of the socket it sends the master on
 }
 
 // PassedFile is a file the host opened and the child inherits
@@ -172,4 +194,18 @@ func hostID(maps []IDMap, id int) int {
 		}
 	}
 	return id
+}
+
+// Port is a published port (-p): connections to HostIP:HostPort on the host
+// go to the container's ContainerPort.
+type Port struct {
+	HostIP        string `json:"host_ip"` // 0.0.0.0: every address of the host
+	HostPort      int    `json:"host_port"`
+	ContainerPort int    `json:"container_port"`
+	Proto         string `json:"proto"` // tcp or udp
+}
+
+// String spells a port as docker ps does: 0.0.0.0:8080->80/tcp.
+func (p Port) String() string {
+	return fmt.Sprintf("%s:%d->%d/%s", p.HostIP, p.HostPort, p.ContainerPort, p.Proto)
 }

@@ -27,6 +27,11 @@ type stdio struct {
 // terminal, and starts copying.
 func newStdio(ctx *Context) (*stdio, error) {
 	s := &stdio{fds: [3]uintptr{0, 1, 2}}
+	if ctx.Spec.Tty {
+		// -t: the child puts a terminal of its own in their place before
+		// the command runs (mini/terminal), relayed by mini.
+		return s, nil
+	}
 	for fd := 0; fd < 3; fd++ {
 		if !isTerminal(fd) {
 			continue

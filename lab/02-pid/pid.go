@@ -9,6 +9,9 @@
 package pid
 
 import (
+	"fmt"
+	"os"
+
 	"mini/steps"
 	ref "mini/steps/02-pid"
 )
@@ -26,4 +29,24 @@ func (Step) CloneFlags(ctx *steps.Context) uintptr {
 	// the constants are in golang.org/x/sys/unix. Say what you do with
 	// ctx.Tracef, so --trace shows it.
 	return 0
+}
+
+// Init is your --init: PID 1 of the container, which runs the command as
+// its child, passes on the signals it gets, reaps every child that exits,
+// and exits as the command did. mini runs it in place of its own
+// (steps/02-pid/init.go) with --lab, or $MINI_LAB=2:
+//
+//	sudo bin/mini run --step 2 --lab --init rootfs/busybox sh -c 'sleep 1 & exec sleep 2'
+func Init(path string, argv []string) int {
+	// TODO 2: catch SIGCHLD and the signals to pass on (os/signal's
+	// Notify), before the command starts: a signal that comes first must
+	// not be lost.
+	// TODO 3: start the command: syscall.ForkExec(path, argv, ...) with
+	// fds 0, 1 and 2 and os.Environ().
+	// TODO 4: for each signal: pass it on to the command (unix.Kill); on
+	// SIGCHLD, reap every child that has exited (unix.Wait4(-1, ...,
+	// unix.WNOHANG, nil) until it finds none), and once the command is one
+	// of them, return its exit code: its status, or 128+n for signal n.
+	fmt.Fprintln(os.Stderr, "mini: TODO 2 in lab/02-pid/pid.go: Init, PID 1 of --init, starts nothing yet")
+	return 125
 }

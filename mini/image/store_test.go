@@ -202,32 +202,6 @@ func TestDiscard(t *testing.T) {
 
 // TestUsers: a container's record counts while it keeps something or its
 // writer runs; a record alone whose writer is gone is removed.
-func TestUsers(t *testing.T) {
-	root := t.TempDir()
-	kept := filepath.Join(root, "containers", "aaaaaaaaaaaa")
-	starting := filepath.Join(root, "containers", "bbbbbbbbbbbb")
-	stale := filepath.Join(root, "containers", "cccccccccccc")
-	for _, d := range []string{kept, starting} {
-		if err := RecordUse(d, "sha256:1"); err != nil {
-			t.Fatal(err)
-		}
-	}
-	os.Mkdir(filepath.Join(kept, "upper"), 0o755)
-	me, _ := steps.Self()
-	dead, _ := json.Marshal(use{ID: "sha256:1", By: steps.Owner{PID: me.PID, Start: me.Start + 1}})
-	os.MkdirAll(stale, 0o711)
-	os.WriteFile(filepath.Join(stale, UseFile), dead, 0o600)
-	users, err := Users(root)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if diff := cmp.Diff(map[string][]string{"sha256:1": {"aaaaaaaaaaaa", "bbbbbbbbbbbb"}}, users); diff != "" {
-		t.Errorf("Users (-want +got):\n%s", diff)
-	}
-	if _, err := os.Stat(stale); !os.IsNotExist(err) {
-		t.Errorf("the stale record's directory is still there: %v", err)
-	}
-}
 
 func TestSweep(t *testing.T) {
 	s := testStore(t)

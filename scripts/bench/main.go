@@ -61,6 +61,9 @@ func main() {
 	scale := flag.Int("scale", 50, "containers started at once in the scale run (0: skip)")
 	images := flag.Bool("images", false, "the image bench instead (make bench-image): pull and unpack beside skopeo + umoci, and containers sharing an image's layers")
 	containers := flag.Int("containers", 20, "with -images: containers of one image started at once (0: skip)")
+	many := flag.Int("many", 100, "detached containers running for the mini ps row and the monitors' memory (0: skip)")
+	kills := flag.Int("kills", 100, "monitors SIGKILLed at random moments in the reclaim run (0: skip)")
+	onlyLife := flag.Bool("only-life", false, "run only the rows of detached containers: exec, ps, monitors")
 	flag.Parse()
 	if os.Geteuid() != 0 {
 		fatal("bench: run as root (sudo make bench): containers need it")
@@ -83,6 +86,10 @@ func main() {
 	defer exec.Command("ip", "link", "del", bridge).Run()
 	env := append(os.Environ(), "MINI_ROOT="+filepath.Join(tmp, "state"), "MINI_BRIDGE="+bridge, "MINI_SUBNET=10.231.250.0/24")
 
+	if *onlyLife {
+		lifeBench(bin, img, env, maxStep(bin), *runs, *many, *kills, tmp)
+		return
+	}
 	rows := []*row{
 		{name: "unshare --uts --pid --mount --fork", argv: []string{"unshare", "--uts", "--pid", "--mount", "--fork", "/bin/true"}},
 		// Every namespace mini's step 8 makes, the user namespace with a
@@ -207,6 +214,8 @@ func main() {
 	if *scale > 0 && max >= 6 {
 		scaleRun(bin, img, env, max, *scale, tmp)
 	}
+	fmt.Println()
+	lifeBench(bin, img, env, max, *runs, *many, *kills, tmp)
 }
 
 // paired prints how much more a costs than b, the median of the rounds'
@@ -299,7 +308,10 @@ func outside() int {
 	defer os.Remove(tmp)
 	self, err := os.Executable() // not /proc/self/exe: in unshare, that is unshare
 	check(err)
-	cmd := exec.Command("unshare", append([]string{"--mount", "--propagation", "private", self}, os.Args[1:]...)...)
+	// A mount namespace and a network namespace of its own: the bridge,
+	// the veths, the iptables rules and net.ipv4.ip_forward that bridge
+	// mode sets are the benchmark's, and go with it.
+	cmd := exec.Command("unshare", append([]string{"--mount", "--net", "--propagation", "private", self}, os.Args[1:]...)...)
 	cmd.Env = append(os.Environ(), insideEnv+"="+tmp)
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = os.Stdin, os.Stdout, os.Stderr
 	if err := cmd.Run(); err != nil {
@@ -325,6 +337,7 @@ func outside() int {
 // per-container directories and files there, and under an unmounted cgroup2
 // that would be the host's /sys/fs/cgroup tmpfs, where they would stay.
 func setUp(tmp string) (hybrid bool) {
+	check(exec.Command("ip", "link", "set", "lo", "up").Run())
 	check(unix.Mount("tmpfs", tmp, "tmpfs", 0, "mode=0711"))
 	data, err := os.ReadFile("/sys/fs/cgroup/unified/cgroup.controllers")
 	if err != nil || len(bytes.TrimSpace(data)) == 0 {

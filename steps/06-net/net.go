@@ -28,6 +28,7 @@ const (
 	Bridge = "bridge" // own namespace, a veth on the host bridge (default)
 	None   = "none"   // own namespace with lo only
 	Host   = "host"   // no namespace: the host's links, addresses and routes
+	// and container:NAME, another container's namespace (container.go)
 )
 
 // ifName is the name of the container's end of the veth.
@@ -37,10 +38,17 @@ const ifName = "eth0"
 // before anything is made.
 func (Step) Validate(ctx *steps.Context) error {
 	s := ctx.Spec
-	switch s.Net {
-	case Bridge, None, Host:
+	switch {
+	case s.Net == Bridge, s.Net == None, s.Net == Host:
+	case IsContainer(s.Net):
+		if err := checkContainer(s); err != nil {
+			return err
+		}
 	default:
-		return fmt.Errorf("--net %q: want bridge, none or host", s.Net)
+		return fmt.Errorf("--net %q: want bridge, none, host or container:NAME", s.Net)
+	}
+	if err := checkPorts(s); err != nil {
+		return err
 	}
 	subnet, err := ParseSubnet(s.Subnet)
 	if err != nil {
@@ -68,6 +76,10 @@ func (Step) CloneFlags(ctx *steps.Context) uintptr {
 		ctx.Tracef("no CLONE_NEWNET: --net host shares the host's network namespace")
 		return 0
 	}
+	if IsContainer(ctx.Spec.Net) {
+		ctx.Tracef("no CLONE_NEWNET: the child is born in the namespace this thread joined")
+		return 0
+	}
 	ctx.Tracef("CLONE_NEWNET: a new network namespace, with lo only, down")
 	return unix.CLONE_NEWNET
 }
@@ -75,9 +87,12 @@ func (Step) CloneFlags(ctx *steps.Context) uintptr {
 // Prepare leases an address and makes sure the bridge is there, both under
 // the lease lock: many mini processes may start at once. (A bridge that
 // Validate found ready, up with the gateway address, is there still: mini
-// never takes one down.)
+// never takes one down.) Then it binds the published ports (ports.go).
 func (Step) Prepare(ctx *steps.Context) error {
 	s := ctx.Spec
+	if IsContainer(s.Net) {
+		return joinOther(ctx)
+	}
 	if s.Net != Bridge {
 		return nil
 	}
@@ -114,7 +129,7 @@ func (Step) Prepare(ctx *steps.Context) error {
 	s.IP = netip.PrefixFrom(addr, subnet.Bits()).String()
 	s.Gateway = Gateway(subnet).String()
 	s.IfName = ifName
-	return nil
+	return publish(ctx)
 }
 
 // reclaim removes what containers whose mini is gone (SIGKILL) left: their
@@ -140,6 +155,9 @@ func reclaim(ctx *steps.Context, stale []Lease) error {
 // send its first packet as soon as it starts.
 func (Step) Attach(ctx *steps.Context, pid int) error {
 	s := ctx.Spec
+	if IsContainer(s.Net) {
+		return goHome(ctx)
+	}
 	if s.Net != Bridge {
 		return nil
 	}
@@ -157,7 +175,7 @@ func (Step) Attach(ctx *steps.Context, pid int) error {
 // mode eth0 configured.
 func (Step) Init(ctx *steps.Context) error {
 	s := ctx.Spec
-	if s.Net == Host {
+	if s.Net == Host || IsContainer(s.Net) {
 		return nil
 	}
 	if err := loUp(ctx); err != nil {
@@ -193,9 +211,13 @@ func Leased(s *steps.Spec) (netip.Prefix, netip.Addr, error) {
 // part is a no-op then.
 func (Step) Cleanup(ctx *steps.Context) error {
 	s := ctx.Spec
+	if IsContainer(s.Net) {
+		return goHome(ctx) // if the run stopped before Attach
+	}
 	if s.Net != Bridge {
 		return nil
 	}
+	unpublish(ctx)
 	vethErr := downVeth(ctx, VethName(s.ID))
 	if s.IP == "" {
 		return vethErr // Prepare took no lease

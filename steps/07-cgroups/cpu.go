@@ -25,3 +25,20 @@ func (d *v1) setCPU(ctx *steps.Context, quota, period int64) error {
 func (d *v2) setCPU(ctx *steps.Context, quota, period int64) error {
 	return Write(ctx, d.dir, "cpu.max", fmt.Sprintf("%d %d", quota, period))
 }
+
+// cpuUsage (v1): cpuacct.usage, the CPU time the cgroup's tasks used, in ns.
+func (d *v1) cpuUsage() (int64, bool) {
+	dir, found := d.dir["cpuacct"]
+	if !found {
+		return 0, false
+	}
+	n, err := readInt(dir, "cpuacct.usage")
+	return n, err == nil
+}
+
+// cpuUsage (v2): usage_usec in cpu.stat, which every cgroup has, with the
+// cpu controller on or not.
+func (d *v2) cpuUsage() (int64, bool) {
+	us, found, err := readKeyed(d.dir, "cpu.stat", "usage_usec")
+	return us * 1000, err == nil && found
+}

@@ -41,6 +41,13 @@ type driver interface {
 	// the cgroup. exact is false when the kernel does not count them (v1
 	// before Linux 4.13): n is then how often the limit was hit.
 	oomKills() (n int64, exact bool, err error)
+
+	// What the cgroup uses, for mini stats (usage.go): CPU time in ns,
+	// memory in bytes and its limit (0: none), tasks. A controller the
+	// cgroup does not have says ok false.
+	cpuUsage() (ns int64, ok bool)
+	memoryUsage() (used, limit int64, ok bool)
+	pidsCurrent() (n int64, ok bool)
 }
 
 // cgroupName is the container's cgroup directory name, in every hierarchy.
@@ -231,4 +238,18 @@ func mkdir(ctx *steps.Context, dir string) error {
 		return fmt.Errorf("mkdir %s: %w", dir, err)
 	}
 	return nil
+}
+
+// readInt reads a file that holds one number, such as memory.current; "max"
+// (cgroup v2's "no limit") reads as 0.
+func readInt(dir, file string) (int64, error) {
+	data, err := os.ReadFile(filepath.Join(dir, file))
+	if err != nil {
+		return 0, err
+	}
+	v := strings.TrimSpace(string(data))
+	if v == "max" {
+		return 0, nil
+	}
+	return strconv.ParseInt(v, 10, 64)
 }

@@ -74,3 +74,42 @@ func (d *v2) oomKills() (int64, bool, error) {
 	}
 	return n, true, err
 }
+
+// noLimitV1 is what memory.limit_in_bytes says without a limit: the
+// largest multiple of the page size below 2^63.
+const noLimitV1 = 1 << 62
+
+// memoryUsage (v1): memory.usage_in_bytes less the page cache the kernel
+// may drop first (total_inactive_file in memory.stat), as docker stats
+// shows it; memory.limit_in_bytes, whose "no limit" is a huge number.
+func (d *v1) memoryUsage() (used, limit int64, ok bool) {
+	dir, found := d.dir["memory"]
+	if !found {
+		return 0, 0, false
+	}
+	used, err := readInt(dir, "memory.usage_in_bytes")
+	if err != nil {
+		return 0, 0, false
+	}
+	if inactive, found, err := readKeyed(dir, "memory.stat", "total_inactive_file"); err == nil && found && inactive < used {
+		used -= inactive
+	}
+	if limit, err = readInt(dir, "memory.limit_in_bytes"); err != nil || limit >= noLimitV1 {
+		limit = 0
+	}
+	return used, limit, true
+}
+
+// memoryUsage (v2): memory.current less inactive_file, and memory.max. Both
+// exist only when the memory controller is on for the cgroup (with -m).
+func (d *v2) memoryUsage() (used, limit int64, ok bool) {
+	used, err := readInt(d.dir, "memory.current")
+	if err != nil {
+		return 0, 0, false
+	}
+	if inactive, found, err := readKeyed(d.dir, "memory.stat", "inactive_file"); err == nil && found && inactive < used {
+		used -= inactive
+	}
+	limit, _ = readInt(d.dir, "memory.max")
+	return used, limit, true
+}

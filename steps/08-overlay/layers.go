@@ -112,9 +112,8 @@ func makeLayers(ctx *steps.Context, l Layers, image []string, files []initFile, 
 	if err := mkdirPrivate(ctx, filepath.Dir(l.Dir)); err != nil {
 		return err
 	}
+	// The container's state (mini/container) may be there already.
 	ctx.Tracef("mkdir(%q, 0711)", l.Dir)
-	// It may be there: mini run records in it which stored image the
-	// container is made from (mini/image.RecordUse).
 	if err := os.Mkdir(l.Dir, 0o711); err != nil && !errors.Is(err, os.ErrExist) {
 		return fmt.Errorf("mkdir %s: %w", l.Dir, err)
 	}
