@@ -55,7 +55,7 @@ func Run(spec *Spec, steps []Step, argv0 string, out io.Writer) (code int, err e
 
 	// Steps that prepare something keep it under --root.
 	if hasPreparer(steps) {
-		if err := makeRoot(ctx, spec.Root); err != nil {
+		if err := MakeRoot(ctx, spec.Root); err != nil {
 			return 125, err
 		}
 	}
@@ -182,13 +182,13 @@ func catchSignals() chan os.Signal {
 	return sigs
 }
 
-// makeRoot makes the state directory, if it is not there, mode 0700
+// MakeRoot makes the state directory, if it is not there, mode 0700
 // whatever the umask: it holds every container's layers, and nobody else
 // has any business in it. mini acts on what it finds there (leases, cgroup
 // records, layers to reclaim), so it refuses one that another user owns or
 // could write: they could plant records that make mini kill, remove or
 // delete what is not its own. runc checks its --root the same way.
-func makeRoot(ctx *Context, root string) error {
+func MakeRoot(ctx *Context, root string) error {
 	fi, err := os.Stat(root)
 	if errors.Is(err, os.ErrNotExist) {
 		ctx.Tracef("mkdir(%q, 0700)", root)

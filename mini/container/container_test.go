@@ -89,8 +89,10 @@ func TestDiscard(t *testing.T) {
 	if err := s.Discard(); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := os.Stat(root); !os.IsNotExist(err) {
-		t.Errorf("%s is left: %v", root, err)
+	// --root itself is mini's state directory, made once as the engine
+	// makes it (steps.MakeRoot); what this container made under it goes.
+	if _, err := os.Stat(filepath.Join(root, "containers")); !os.IsNotExist(err) {
+		t.Errorf("%s/containers is left: %v", root, err)
 	}
 }
 

@@ -3,6 +3,7 @@ package container
 import (
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -55,7 +56,7 @@ func (s *State) Record() error {
 	containers := filepath.Join(spec.Root, "containers")
 	tmp := filepath.Join(containers, newDir(s.ID, s.Holder))
 	var err error
-	if s.made, err = makeDirs(spec.Root, containers, tmp); err != nil {
+	if s.made, err = makeDirs(spec, containers, tmp); err != nil {
 		return err
 	}
 	err = s.write(filepath.Join(tmp, "state.json"))
@@ -117,18 +118,26 @@ func sweep(containers, name string) {
 	os.RemoveAll(filepath.Join(containers, name))
 }
 
-// makeDirs makes the directories that are missing, mode 0711: from step 5
-// on the container's root, an unprivileged host uid, must pass through to
-// its layers (step 8); nobody needs to list them. It returns those it made,
-// for Discard to remove. Another mini may remove an empty directory it
-// made between two of these mkdirs (its run failed): then it starts again.
-func makeDirs(root string, dirs ...string) ([]string, error) {
+// makeDirs makes the directories that are missing: --root itself as the
+// engine makes it (steps.MakeRoot: 0700, and refused if another user owns
+// it or may write it), <root>/containers 0700, and the container's own
+// directory 0711 (step 8's child passes through it to its layers). It
+// returns those it made, for Discard to remove. Another mini may remove an
+// empty directory it made between two of these mkdirs (its run failed):
+// then it starts again.
+func makeDirs(spec *steps.Spec, containers, dir string) ([]string, error) {
+	if err := steps.MakeRoot(steps.NewContext(spec, "host", io.Discard), spec.Root); err != nil {
+		return nil, err
+	}
 	var made []string
 	var err error
 	for try := 0; try < 3; try++ {
 		made = made[:0]
-		for _, dir := range append([]string{root}, dirs...) {
-			err = mkdir(dir)
+		for _, d := range []struct {
+			path string
+			mode os.FileMode
+		}{{containers, 0o700}, {dir, 0o711}} {
+			err = mkdir(d.path, d.mode)
 			if errors.Is(err, os.ErrExist) {
 				err = nil
 				continue
@@ -136,27 +145,27 @@ func makeDirs(root string, dirs ...string) ([]string, error) {
 			if err != nil {
 				break
 			}
-			made = append(made, dir)
+			made = append(made, d.path)
 		}
 		if !errors.Is(err, os.ErrNotExist) {
 			break
 		}
 	}
 	if errors.Is(err, unix.EROFS) {
-		return nil, fmt.Errorf("--root %s is on a read-only filesystem: mini keeps each container's state and layers there; use a writable directory", root)
+		return nil, fmt.Errorf("--root %s is on a read-only filesystem: mini keeps each container's state and layers there; use a writable directory", spec.Root)
 	}
 	if err != nil {
-		return nil, fmt.Errorf("--root %s: %w (use a directory mini can write)", root, err)
+		return nil, steps.StateError(err)
 	}
 	return made, nil
 }
 
-// mkdir makes one directory, mode 0711 whatever the umask.
-func mkdir(dir string) error {
-	if err := os.Mkdir(dir, 0o711); err != nil {
+// mkdir makes one directory, mode whatever the umask.
+func mkdir(dir string, mode os.FileMode) error {
+	if err := os.Mkdir(dir, mode); err != nil {
 		return err
 	}
-	return os.Chmod(dir, 0o711)
+	return os.Chmod(dir, mode)
 }
 
 func rename(from, to string) error {

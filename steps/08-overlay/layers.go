@@ -113,8 +113,9 @@ func makeLayers(ctx *steps.Context, l Layers, image []string, files []initFile, 
 		return err
 	}
 	// The container's state (mini/container) may be there already.
-	ctx.Tracef("mkdir(%q, 0711)", l.Dir)
-	if err := os.Mkdir(l.Dir, 0o711); err != nil && !errors.Is(err, os.ErrExist) {
+	if err := os.Mkdir(l.Dir, 0o711); err == nil {
+		ctx.Tracef("mkdir(%q, 0711)", l.Dir)
+	} else if !errors.Is(err, os.ErrExist) {
 		return fmt.Errorf("mkdir %s: %w", l.Dir, err)
 	}
 	if err := os.Chmod(l.Dir, 0o711); err != nil {
