@@ -23,6 +23,21 @@ type Target struct {
 	// clone3's CLONE_INTO_CGROUP; on v1 the tasks files, opened for writing.
 	CgroupDir   int // -1 for none
 	CgroupTasks []int
+	// Security is what step 9 gave the container's init, for the new
+	// process too: nil below step 9.
+	Security *Security
+}
+
+// Security is step 9's part (steps/09-security), as numbers the child's
+// raw system calls take: the same capabilities, no_new_privs and seccomp
+// filter as the container's init, set in the same order (BeforeUser,
+// BeforeExec there).
+type Security struct {
+	Caps            uint64 // bit n for capability n: the bounding, permitted and effective sets
+	LastCap         int    // the highest capability this kernel has
+	NoNewPrivileges bool
+	Filter          []byte // the BPF program, struct sock_filter[]; nil for none
+	FilterFlags     uint   // SECCOMP_FILTER_FLAG_*
 }
 
 // Process is what to run in it.
@@ -199,6 +214,10 @@ func childError(f failure, path, dir string) error {
 		what = "ioctl TIOCSCTTY"
 	case stepDup:
 		what = "dup3"
+	case stepSeccomp:
+		what = "seccomp(SECCOMP_SET_MODE_FILTER)"
+	case stepCaps:
+		what = "prctl or capset (the container's capabilities)"
 	case stepChdir:
 		return &Error{Code: 125, Err: fmt.Errorf("chdir %s: %w (the -w directory must exist in the container)", dir, e)}
 	case stepExec:

@@ -58,7 +58,21 @@ func prepare(t Target, p *Process, path string, c cred, userns, errPipe int) (*c
 	for i, f := range p.Stdio {
 		a.stdio[i] = int(f.Fd())
 	}
-	return a, []any{argv, envv, groups, p.Stdio}, nil
+	keep := []any{argv, envv, groups, p.Stdio}
+	if sec := t.Security; sec != nil {
+		a.secure, a.keep, a.lastCap, a.nnp = true, sec.Caps, sec.LastCap, sec.NoNewPrivileges
+		a.capHeader.Version = unix.LINUX_CAPABILITY_VERSION_3
+		a.capData[0] = unix.CapUserData{Effective: uint32(sec.Caps), Permitted: uint32(sec.Caps)}
+		a.capData[1] = unix.CapUserData{Effective: uint32(sec.Caps >> 32), Permitted: uint32(sec.Caps >> 32)}
+		if n := len(sec.Filter) / int(unsafe.Sizeof(unix.SockFilter{})); n > 0 {
+			ins := make([]unix.SockFilter, n)
+			copy(unsafe.Slice((*byte)(unsafe.Pointer(&ins[0])), len(sec.Filter)), sec.Filter)
+			a.filter = unix.SockFprog{Len: uint16(n), Filter: &ins[0]}
+			a.filterFlags = uintptr(sec.FilterFlags)
+			keep = append(keep, ins)
+		}
+	}
+	return a, keep, nil
 }
 
 // setEnv sets k=v in env, in place of an earlier k.
