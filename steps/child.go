@@ -14,10 +14,12 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// childError is what the child sends back on fd 4 when it cannot reach exec.
+// childError is what the child sends back on fd 4 when it cannot reach exec;
+// or, with Spec.WaitStart, Ready once it waits before the command.
 type childError struct {
-	Code int    `json:"code"`
-	Msg  string `json:"msg"`
+	Code  int    `json:"code"`
+	Msg   string `json:"msg"`
+	Ready bool   `json:"ready,omitempty"`
 }
 
 // Init is the child side, "mini init": it runs inside the new namespaces,
@@ -97,6 +99,11 @@ func Init(recipe func(spec *Spec) []Step) int {
 	if err := makeWorkdir(ctx); err != nil {
 		return fail(125, err)
 	}
+	if spec.WaitStart {
+		if code, err := waitStart(ctx, errPipe); err != nil {
+			return fail(code, err)
+		}
+	}
 	// --user, with step 9's hooks around it: see PreUserer and PreExecer.
 	for _, s := range active {
 		if h, ok := s.(PreUserer); ok {
@@ -136,6 +143,36 @@ func Init(recipe func(spec *Spec) []Step) int {
 	ctx.Tracef("execve(%q, %q)", path, spec.Args)
 	err = unix.Exec(path, spec.Args, spec.Env)
 	return fail(execCode(err), fmt.Errorf("exec %s: %w", spec.Args[0], err))
+}
+
+// waitStart is the start barrier of a container made by mini create: its
+// environment is ready (every step's Init has run), so the child says so on
+// fd 4 and waits for mini start's byte on Spec.StartFD, as runc's init
+// waits on its exec.fifo. A command that is not there fails now, at create,
+// as runc's does. EOF means the mini that holds the container gave up.
+func waitStart(ctx *Context, errPipe *os.File) (int, error) {
+	if _, err := lookPath(ctx.Spec.Args[0], ctx.Spec.Env); err != nil {
+		return execCode(err), err
+	}
+	msg, _ := json.Marshal(childError{Ready: true})
+	if _, err := errPipe.Write(msg); err != nil {
+		return 125, fmt.Errorf("write to fd %d: %w", errorFD, err)
+	}
+	ctx.Tracef("read(fd %d): created; waits for mini start", ctx.Spec.StartFD)
+	b := make([]byte, 1)
+	n, err := unix.Read(ctx.Spec.StartFD, b)
+	unix.Close(ctx.Spec.StartFD)
+	if n != 1 {
+		return 125, fmt.Errorf("read the start barrier: %d bytes, %v: the mini that held the container is gone", n, err)
+	}
+	// From now on the container outlives the mini that holds it: an OCI
+	// runtime's container is its caller's (containerd's shim, conmon), which
+	// reaps it as the subreaper it is (prctl(2), PR_SET_CHILD_SUBREAPER).
+	ctx.Tracef("prctl(PR_SET_PDEATHSIG, 0): started; the container outlives mini")
+	if err := unix.Prctl(unix.PR_SET_PDEATHSIG, 0, 0, 0, 0); err != nil {
+		return 125, fmt.Errorf("prctl(PR_SET_PDEATHSIG, 0): %w", err)
+	}
+	return 0, nil
 }
 
 // makeWorkdir makes -w's directory if the image lacks it, as docker does,

@@ -34,138 +34,312 @@ const (
 // Run runs the container: steps are steps 1..spec.Step, in order. It returns
 // the code mini exits with: the command's own status, 128+n if a signal
 // killed it, or (with a non-nil error) 125 for mini's own failure and 126 or
-// 127 when the command could not be executed.
+// 127 when the command could not be executed. It is the engine's phases in
+// a row (Engine); whatever was prepared is cleaned up, in reverse, however
+// it ends.
 func Run(spec *Spec, steps []Step, argv0 string, out io.Writer) (code int, err error) {
+	e := NewEngine(spec, steps, argv0, out)
+	defer func() {
+		if cerr := e.Cleanup(); cerr != nil && err == nil {
+			code, err = 125, cerr
+		}
+	}()
+	if err := e.Validate(); err != nil {
+		return 125, err
+	}
+	if err := e.Prepare(); err != nil {
+		return 125, err
+	}
+	if err := e.Start(); err != nil {
+		return 125, err
+	}
+	if err := e.Attach(); err != nil {
+		return 125, err
+	}
+	if code, err := e.Release(); err != nil {
+		return code, err
+	}
+	return e.Wait(), nil
+}
+
+// Engine is one container on its way through the phases step.go draws:
+//
+//	Validate  every step checks the spec; nothing is made yet
+//	Prepare   steps make what the child needs (an address, a cgroup)
+//	Start     the child is cloned in its namespaces, blocked on fd 3
+//	Attach    steps finish on the host what needs the child (a veth)
+//	Release   the spec goes to the child: its Init hooks run, then it
+//	          executes the command (or, with Spec.WaitStart, it waits just
+//	          before, until Exec)
+//	Wait      the command exits
+//	Cleanup   steps undo what they made, in reverse; also after a failure
+//
+// mini run calls them in a row (Run). mini create stops after Release with
+// the container's init waiting before its command, and mini start calls
+// Exec (mini/oci). A phase that fails leaves the rest to Cleanup.
+type Engine struct {
+	Spec  *Spec
+	steps []Step
+	argv0 string
+	ctx   *Context
+	sigs  chan os.Signal
+
+	prepared []Step   // the steps whose Prepare was called: Cleanup's
+	stdio    *stdio   // what the child gets as fds 0, 1 and 2
+	child    *child   // nil until Start
+	specW    *os.File // the host's end of the spec socket, until Release
+	errR     *os.File // the error pipe: the child's failure, or EOF at exec
+	msgs     *json.Decoder
+	startW   *os.File // WaitStart: the pipe whose byte lets the child exec
+}
+
+// NewEngine returns the engine that runs spec with steps (in order), the
+// child started as argv0, trace and notes going to out.
+func NewEngine(spec *Spec, steps []Step, argv0 string, out io.Writer) *Engine {
+	return &Engine{Spec: spec, steps: steps, argv0: argv0, ctx: NewContext(spec, "host", out)}
+}
+
+// Context is the engine's own context: Exited, Status and Started say how
+// the container ended.
+func (e *Engine) Context() *Context { return e.ctx }
+
+// Pid is the container's init as the host numbers it, once Start made it.
+func (e *Engine) Pid() int {
+	if e.child == nil {
+		return 0
+	}
+	return e.child.pid
+}
+
+// Validate runs every step's Validate: a bad flag fails with nothing to
+// undo.
+func (e *Engine) Validate() error {
 	// The child's Pdeathsig fires when the thread that started it exits, not
 	// the process (prctl(2) PR_SET_PDEATHSIG): keep this goroutine on one
 	// thread for the container's whole life.
 	runtime.LockOSThread()
-
-	ctx := NewContext(spec, "host", out)
-	ctx.Tracef("run %s at step %d: %q", spec.ID, spec.Step, spec.Args)
-	sigs := catchSignals()
-
-	for _, s := range steps {
+	spec := e.Spec
+	e.ctx.Tracef("run %s at step %d: %q", spec.ID, spec.Step, spec.Args)
+	e.sigs = catchSignals()
+	for _, s := range e.steps {
 		if v, ok := s.(Validator); ok {
-			if err := v.Validate(ctx.For(s)); err != nil {
-				return 125, err
+			if err := v.Validate(e.ctx.For(s)); err != nil {
+				return err
 			}
 		}
 	}
+	return nil
+}
 
-	// Steps that prepare something keep it under --root.
-	if hasPreparer(steps) {
-		if err := MakeRoot(ctx, spec.Root); err != nil {
-			return 125, err
+// Prepare makes --root if a step keeps something there, then runs every
+// step's Prepare. A step is listed for Cleanup before its Prepare runs: one
+// that fails half-way still gets its Cleanup.
+func (e *Engine) Prepare() error {
+	if hasPreparer(e.steps) {
+		if err := MakeRoot(e.ctx, e.Spec.Root); err != nil {
+			return err
 		}
 	}
-
-	// Whatever has been prepared is cleaned up, in reverse, however we leave.
-	var started []Step
-	defer func() {
-		if cerr := Cleanup(ctx, started); cerr != nil && err == nil {
-			code, err = 125, cerr
-		}
-	}()
-	defer ctx.childFiles.close() // a run that fails before the child starts
-	for _, s := range steps {
-		// Listed before Prepare runs: a Prepare that fails half-way still
-		// gets its Cleanup.
-		started = append(started, s)
+	for _, s := range e.steps {
+		e.prepared = append(e.prepared, s)
 		if p, ok := s.(Preparer); ok {
-			if err := p.Prepare(ctx.For(s)); err != nil {
-				return 125, fmt.Errorf("step %d (%s): %w", s.Number(), s.Name(), err)
+			if err := p.Prepare(e.ctx.For(s)); err != nil {
+				return fmt.Errorf("step %d (%s): %w", s.Number(), s.Name(), err)
 			}
 		}
 	}
+	return nil
+}
 
-	stdio, err := newStdio(ctx)
+// Start clones the child, which waits on the spec socket (fd 3), and
+// forwards to it the signals mini gets from now on.
+func (e *Engine) Start() error {
+	stdio, err := newStdio(e.ctx)
 	if err != nil {
-		return 125, err
+		return err
 	}
-	defer stdio.wait() // runs before the deferred Cleanup: the output is all out first
-	child, specW, errR, err := startChild(ctx, steps, argv0, stdio)
+	e.stdio = stdio
+	var startR *os.File
+	if e.Spec.WaitStart {
+		// The start barrier: the child reads one byte of this pipe just
+		// before its command (child.go).
+		if startR, e.startW, err = os.Pipe(); err != nil {
+			return fmt.Errorf("pipe: %w", err)
+		}
+		defer startR.Close()
+	}
+	child, specW, errR, err := startChild(e.ctx, e.steps, e.argv0, stdio, startR)
 	// The child has its own copies of the files passed to it, or failed.
-	ctx.childFiles.close()
+	e.ctx.childFiles.close()
 	stdio.closeEnds()
 	if err != nil {
-		return 125, err
+		return err
 	}
-	defer errR.Close()
-	defer ctx.childFiles.closeSent()
+	e.child, e.specW, e.errR = child, specW, errR
+	e.msgs = json.NewDecoder(errR)
 	// Forward the signals a user sends to mini to the container's init
-	// (caught from the start of Run, see catchSignals).
+	// (caught from Validate on, see catchSignals).
 	go func() {
-		for sig := range sigs {
+		for sig := range e.sigs {
 			_ = child.signal(sig.(unix.Signal))
 		}
 	}()
+	return nil
+}
 
-	// reap kills nothing: it waits for the child and records how it ended.
-	reap := func() {
-		if ws, err := child.wait(); err == nil {
-			ctx.Exited, ctx.Status = true, ws
-		}
-	}
-
-	for _, s := range steps {
+// Attach runs every step's Attach while the child waits. If one fails the
+// child is killed: it never ran a step's Init.
+func (e *Engine) Attach() error {
+	for _, s := range e.steps {
 		if a, ok := s.(Attacher); ok {
-			if err := a.Attach(ctx.For(s), child.pid); err != nil {
-				specW.Close()
-				_ = child.signal(unix.SIGKILL)
-				reap()
-				return 125, fmt.Errorf("step %d (%s): %w", s.Number(), s.Name(), err)
+			if err := a.Attach(e.ctx.For(s), e.child.pid); err != nil {
+				e.kill()
+				return fmt.Errorf("step %d (%s): %w", s.Number(), s.Name(), err)
 			}
 		}
 	}
+	return nil
+}
 
-	// Release the barrier: the spec, as the steps left it, goes to the
-	// child, with the files steps sent it.
-	sent := ctx.childFiles.sent
+// Release sends the child the spec, as the steps left it, with the files
+// steps sent it: its Init hooks run. It returns once the command runs, or
+// with Spec.WaitStart once the child waits just before it; or with the
+// code and error of a child that failed.
+func (e *Engine) Release() (int, error) {
+	sent := e.ctx.childFiles.sent
 	if len(sent) > 0 {
-		ctx.Tracef("sendmsg(fd %d, spec, SCM_RIGHTS: %d files): the child's init hooks start", specFD, len(sent))
+		e.ctx.Tracef("sendmsg(fd %d, spec, SCM_RIGHTS: %d files): the child's init hooks start", specFD, len(sent))
 	} else {
-		ctx.Tracef("write spec to fd %d: the child's init hooks start", specFD)
+		e.ctx.Tracef("write spec to fd %d: the child's init hooks start", specFD)
 	}
-	data, err := json.Marshal(spec)
+	data, err := json.Marshal(e.Spec)
 	if err != nil {
+		e.kill()
 		return 125, fmt.Errorf("encode spec: %w", err)
 	}
-	if err := sendSpec(int(specW.Fd()), data, sent); err != nil {
-		ctx.Tracef("write spec: %v (the child died early)", err)
+	if err := sendSpec(int(e.specW.Fd()), data, sent); err != nil {
+		e.ctx.Tracef("write spec: %v (the child died early)", err)
 	}
-	specW.Close()
-	ctx.childFiles.closeSent()
+	e.specW.Close()
+	e.specW = nil
+	e.ctx.childFiles.closeSent()
+	if !e.Spec.WaitStart {
+		return e.started()
+	}
+	m, ok := e.message()
+	if ok && m.Ready {
+		e.ctx.Tracef("the child waits before its command: created")
+		return 0, nil
+	}
+	return e.failed(m, ok)
+}
 
-	// Either the child reports an init error on fd 4, or exec closes it.
-	var failure childError
-	msg, _ := io.ReadAll(errR)
-	if len(msg) > 0 {
-		if jerr := json.Unmarshal(msg, &failure); jerr != nil {
-			failure = childError{Code: 125, Msg: string(msg)}
-		}
+// Exec lets a child that waits before its command (Spec.WaitStart) execute
+// it, and returns once it runs, or with the code and error of one that
+// could not.
+func (e *Engine) Exec() (int, error) {
+	e.ctx.Tracef("write(start pipe, 1 byte): the child executes the command")
+	_, err := e.startW.Write([]byte{1})
+	e.startW.Close()
+	e.startW = nil
+	if err != nil {
+		e.reap()
+		return 125, fmt.Errorf("the container's init is gone (%v)", err)
 	}
-	if failure.Msg != "" {
-		reap()
-		return failure.Code, errors.New(failure.Msg)
+	return e.started()
+}
+
+// started waits until the child either reports an init error on fd 4 or
+// executes the command, which closes it; then the steps settle what they
+// made for a run that could still have failed (Started hooks).
+func (e *Engine) started() (int, error) {
+	if m, ok := e.message(); ok {
+		return e.failed(m, ok)
 	}
-	// The command runs: steps settle what they made for a run that might
-	// have failed before it.
-	ctx.Started = true
-	for _, s := range steps {
+	e.ctx.Started = true
+	for _, s := range e.steps {
 		if st, ok := s.(Starter); ok {
-			if err := st.Started(ctx.For(s)); err != nil {
-				ctx.Notef("step %d (%s): %v", s.Number(), s.Name(), err)
+			if err := st.Started(e.ctx.For(s)); err != nil {
+				e.ctx.Notef("step %d (%s): %v", s.Number(), s.Name(), err)
 			}
 		}
 	}
-	if spec.OnStart != nil {
-		spec.OnStart(child.pid)
+	if e.Spec.OnStart != nil {
+		e.Spec.OnStart(e.child.pid)
 	}
-	reap()
-	code = ExitCode(ctx.Status)
-	ctx.Tracef("container exited: %s -> exit code %d", describe(ctx.Status), code)
-	return code, nil
+	return 0, nil
+}
+
+// message reads the child's next message on the error pipe; ok is false
+// at EOF: the pipe is close-on-exec, so the child executed the command
+// (or died).
+func (e *Engine) message() (m childError, ok bool) {
+	err := e.msgs.Decode(&m)
+	if errors.Is(err, io.EOF) {
+		return m, false
+	}
+	if err != nil {
+		rest, _ := io.ReadAll(e.msgs.Buffered())
+		return childError{Code: 125, Msg: fmt.Sprintf("the child's message: %v %s", err, rest)}, true
+	}
+	return m, true
+}
+
+// failed reaps a child that reported m (or, !ok, that died without a word)
+// and returns its code and error.
+func (e *Engine) failed(m childError, ok bool) (int, error) {
+	e.reap()
+	if !ok || m.Msg == "" {
+		return 125, fmt.Errorf("the container's init exited before its command ran (%s)", describe(e.ctx.Status))
+	}
+	return m.Code, errors.New(m.Msg)
+}
+
+// Wait waits for the command to exit and returns mini's exit code for it.
+func (e *Engine) Wait() int {
+	e.reap()
+	code := ExitCode(e.ctx.Status)
+	e.ctx.Tracef("container exited: %s -> exit code %d", describe(e.ctx.Status), code)
+	return code
+}
+
+// Cleanup kills a child still there (a run that failed half-way), waits for
+// the last of its output, then runs the Cleanup hooks of every prepared
+// step, in reverse. It returns the first error.
+func (e *Engine) Cleanup() error {
+	e.ctx.childFiles.close()
+	e.ctx.childFiles.closeSent()
+	for _, f := range []**os.File{&e.specW, &e.errR, &e.startW} {
+		if *f != nil {
+			(*f).Close()
+			*f = nil
+		}
+	}
+	if e.child != nil && !e.child.isReaped() {
+		e.kill()
+	}
+	if e.stdio != nil {
+		e.stdio.wait() // the output is all out before the steps clean up
+	}
+	err := Cleanup(e.ctx, e.prepared)
+	e.prepared = nil
+	return err
+}
+
+// kill kills the child and reaps it.
+func (e *Engine) kill() {
+	_ = e.child.signal(unix.SIGKILL)
+	e.reap()
+}
+
+// reap waits for the child, kills nothing, and records how it ended.
+func (e *Engine) reap() {
+	if e.child.isReaped() {
+		return
+	}
+	if ws, err := e.child.wait(); err == nil {
+		e.ctx.Exited, e.ctx.Status = true, ws
+	}
 }
 
 // catchSignals starts catching the signals mini forwards to the container's
@@ -256,6 +430,12 @@ func (c *child) signal(sig unix.Signal) error {
 	}
 }
 
+func (c *child) isReaped() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.reaped
+}
+
 // wait reaps the child with wait4(2) and returns how it ended.
 func (c *child) wait() (ws syscall.WaitStatus, err error) {
 	for {
@@ -277,8 +457,10 @@ func (c *child) wait() (ws syscall.WaitStatus, err error) {
 // the spec pipe. syscall.ForkExec is the two system calls themselves: clone(2)
 // (clone3(2) when the child is born in a cgroup) with the steps' flags, then,
 // in the child, execve(2) of /proc/self/exe. It returns the child, the write
-// end of the spec pipe and the read end of the error pipe.
-func startChild(ctx *Context, steps []Step, argv0 string, stdio *stdio) (*child, *os.File, *os.File, error) {
+// end of the spec pipe and the read end of the error pipe. startR, if not
+// nil, is the start barrier's pipe (Spec.WaitStart): the child gets it
+// after the passed files.
+func startChild(ctx *Context, steps []Step, argv0 string, stdio *stdio, startR *os.File) (*child, *os.File, *os.File, error) {
 	ch := &child{pidfd: -1}
 	attr := &syscall.SysProcAttr{
 		// The container dies with mini, even if mini is SIGKILLed.
@@ -318,6 +500,10 @@ func startChild(ctx *Context, steps []Step, argv0 string, stdio *stdio) (*child,
 	files := []uintptr{stdio.fds[0], stdio.fds[1], stdio.fds[2], specR.Fd(), errW.Fd()}
 	for _, f := range ctx.childFiles.extra {
 		files = append(files, f.Fd())
+	}
+	if startR != nil {
+		ctx.Spec.StartFD = len(files)
+		files = append(files, startR.Fd())
 	}
 	call := "clone"
 	if dir := ctx.childFiles.cgroup; dir != nil {

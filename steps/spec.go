@@ -124,6 +124,14 @@ type Spec struct {
 	// Not a step: -t, a pseudo-terminal for the command (mini/terminal).
 	Tty   bool `json:"tty"`
 	TtyFD int  `json:"tty_fd"` // the child's end of the socket it sends the master on
+
+	// Not a step: mini create (mini/oci). WaitStart holds the child, its
+	// Init hooks done, just before its command until Engine.Exec; StartFD
+	// is the pipe it waits on. OCI is what a config.json asks beyond mini
+	// run's flags (oci.go); nil for mini run.
+	WaitStart bool `json:"wait_start,omitempty"`
+	StartFD   int  `json:"start_fd,omitempty"`
+	OCI       *OCI `json:"oci,omitempty"`
 }
 
 // PassedFile is a file the host opened and the child inherits
