@@ -88,29 +88,11 @@ func execIn(s *container.State, p *enter.Process, interactive, tty bool) (int, e
 		// namespace, and the PID namespace take a second fork (docs/exec.md).
 		return 125, errors.New("mini exec needs root: run it with sudo")
 	}
-	pidfd, err := s.OpenInit()
+	t, done, err := execTarget(s)
 	if err != nil {
 		return 125, err
 	}
-	defer unix.Close(pidfd)
-	t := enter.Target{PID: s.Init.PID, PidFD: pidfd, CgroupDir: -1}
-	if t.Security, err = execSecurity(s.Spec); err != nil {
-		return 125, err
-	}
-	j, err := cgroups.Join(s.Spec)
-	switch {
-	case errors.Is(err, cgroups.ErrNoCgroup):
-	case err != nil:
-		return 125, err
-	default:
-		defer j.Close()
-		if j.Dir != nil {
-			t.CgroupDir = int(j.Dir.Fd())
-		}
-		for _, f := range j.Tasks {
-			t.CgroupTasks = append(t.CgroupTasks, int(f.Fd()))
-		}
-	}
+	defer done()
 	null, err := os.Open(os.DevNull)
 	if err != nil {
 		return 125, err
@@ -175,6 +157,38 @@ func execIn(s *container.State, p *enter.Process, interactive, tty bool) (int, e
 		return 125, fmt.Errorf("wait4 %d: %w", proc.Pid, err)
 	}
 	return steps.ExitCode(ws), nil
+}
+
+// execTarget is the running container s as mini exec enters it: its init,
+// pinned by a pidfd, step 9's part, and its cgroup to join. done closes
+// what it opened.
+func execTarget(s *container.State) (enter.Target, func(), error) {
+	pidfd, err := s.OpenInit()
+	if err != nil {
+		return enter.Target{}, nil, err
+	}
+	t := enter.Target{PID: s.Init.PID, PidFD: pidfd, CgroupDir: -1}
+	done := func() { unix.Close(pidfd) }
+	if t.Security, err = execSecurity(s.Spec); err != nil {
+		done()
+		return t, nil, err
+	}
+	j, err := cgroups.Join(s.Spec)
+	switch {
+	case errors.Is(err, cgroups.ErrNoCgroup):
+	case err != nil:
+		done()
+		return t, nil, err
+	default:
+		if j.Dir != nil {
+			t.CgroupDir = int(j.Dir.Fd())
+		}
+		for _, f := range j.Tasks {
+			t.CgroupTasks = append(t.CgroupTasks, int(f.Fd()))
+		}
+		done = func() { unix.Close(pidfd); j.Close() }
+	}
+	return t, done, nil
 }
 
 // execSecurity is step 9's part of the container, for a process exec

@@ -16,6 +16,7 @@ import (
 	labcgroups "mini/lab/07-cgroups"
 	laboverlay "mini/lab/08-overlay"
 	labsecurity "mini/lab/09-security"
+	"mini/mini/oci"
 	"mini/mini/terminal"
 	"mini/steps"
 )
@@ -77,6 +78,10 @@ func recipe(spec *steps.Spec) []steps.Step {
 				all[i] = lab
 			}
 		}
+	}
+	if spec.OCI != nil {
+		// A container of mini create: the steps its config asks for.
+		return oci.Recipe(spec, all, &terminal.Step{})
 	}
 	active := steps.Active(all, spec.Step, spec.Rootless)
 	if spec.Tty {

@@ -22,6 +22,9 @@ func Main() int {
 		printHelp(os.Stdout)
 		return 0
 	}
+	if isRuntimeCall(args) {
+		return runtimeMain(args) // runc's command line (runtime.go)
+	}
 	switch args[0] {
 	case initCommand:
 		return initMain()

@@ -116,7 +116,7 @@ func monitorMain() int {
 			err = resolveNet(spec)
 		}
 		return spec, opts.logMax, err
-	}, recipe)
+	}, recipe, holdMain)
 }
 
 // env adds TERM=xterm for -t, docker's, unless -e gave a TERM.

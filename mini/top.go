@@ -40,6 +40,12 @@ func topMain(args []string) int {
 	if err != nil {
 		return commandExit(err)
 	}
+	writeTop(pids)
+	return 0
+}
+
+// writeTop prints the processes pids as ps -ef does.
+func writeTop(pids []int) {
 	boot := bootTime()
 	users := hostUsers()
 	w := tabwriter.NewWriter(os.Stdout, 0, 1, 1, ' ', 0)
@@ -66,7 +72,6 @@ func topMain(args []string) int {
 		fmt.Fprintf(w, "%s\t%d\t%d\t%d\t%s\t%s\t%s\t%s\n", uid, pid, p.ppid, c, stime, p.tty, clock(cpu), p.cmd)
 	}
 	w.Flush()
-	return 0
 }
 
 // processes are the container's: the members of its cgroup (step 7 on),

@@ -233,11 +233,13 @@ func execInit(ctx *Context, path string, fail func(int, error) int) int {
 }
 
 // closeOnExecFrom marks every fd from first up close-on-exec, with one
-// close_range(2) (Linux 5.11); on an older kernel, fd by fd as /proc/self/fd
-// lists them.
+// close_range(2) (Linux 5.11); on an older kernel, or under a seccomp
+// filter older than the call (an OCI config's, in place by then without
+// no_new_privs: it refuses what it does not name), fd by fd as
+// /proc/self/fd lists them.
 func closeOnExecFrom(first int) error {
 	err := unix.CloseRange(uint(first), math.MaxUint32, unix.CLOSE_RANGE_CLOEXEC)
-	if !errors.Is(err, unix.ENOSYS) && !errors.Is(err, unix.EINVAL) {
+	if !errors.Is(err, unix.ENOSYS) && !errors.Is(err, unix.EINVAL) && !errors.Is(err, unix.EPERM) {
 		if err != nil {
 			return fmt.Errorf("close_range(%d, ~0, CLOSE_RANGE_CLOEXEC): %w", first, err)
 		}

@@ -24,6 +24,10 @@ type Context struct {
 	// 8's layers) reads it; a run that failed before is undone entirely.
 	Started bool
 
+	// Init is the container's init once its command runs: the engine sets
+	// it before the Started hooks, which may hand what they made to it.
+	Init Owner
+
 	side string // "host" or "child"
 	step Step   // nil for the engine itself
 	out  io.Writer

@@ -257,6 +257,10 @@ func (e *Engine) started() (int, error) {
 		return e.failed(m, ok)
 	}
 	e.ctx.Started = true
+	e.ctx.Init = Owner{PID: e.child.pid}
+	if start, err := ProcessStart(e.child.pid); err == nil {
+		e.ctx.Init.Start = start
+	}
 	for _, s := range e.steps {
 		if st, ok := s.(Starter); ok {
 			if err := st.Started(e.ctx.For(s)); err != nil {
@@ -505,6 +509,13 @@ func startChild(ctx *Context, steps []Step, argv0 string, stdio *stdio, startR *
 		ctx.Spec.StartFD = len(files)
 		files = append(files, startR.Fd())
 	}
+	if bornElsewhere() {
+		// Born in a PID namespace this thread joined (steps.JoinNS), the
+		// child sees no parent: getppid(2) says 0. Go's ForkExec takes that
+		// for a parent already dead and kills the child with Pdeathsig at
+		// once. The child sets it itself anyway, first thing (Init).
+		attr.Pdeathsig = 0
+	}
 	call := "clone"
 	if dir := ctx.childFiles.cgroup; dir != nil {
 		// Go then creates the child with clone3(2) rather than clone(2).
@@ -528,6 +539,14 @@ func startChild(ctx *Context, steps []Step, argv0 string, stdio *stdio, startR *
 	}
 	ctx.Tracef("child pid %d waits on fd %d", ch.pid, specFD)
 	return ch, specW, errR, nil
+}
+
+// bornElsewhere says whether this thread's children are born in another
+// PID namespace than its own (/proc/thread-self/ns/pid_for_children).
+func bornElsewhere() bool {
+	own, err1 := os.Readlink("/proc/thread-self/ns/pid")
+	children, err2 := os.Readlink("/proc/thread-self/ns/pid_for_children")
+	return err1 == nil && err2 == nil && own != children
 }
 
 // socketPair is the barrier's socket (barrier.go): the child's end, then

@@ -171,6 +171,11 @@ func SwitchUser(ctx *Context) error {
 	if err != nil {
 		return err
 	}
+	if spec.OCI != nil {
+		// An OCI config's process.user.additionalGids come beside the
+		// group, as runc sets them.
+		id.Groups = append(id.Groups, spec.OCI.AdditionalGids...)
+	}
 	spec.Env = defaultEnv(spec.Env, "HOME", id.Home)
 
 	// In a user namespace whose setgroups is "deny" (a rootless run's,

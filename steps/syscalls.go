@@ -23,6 +23,27 @@ func Mount(ctx *Context, source, target, fstype string, flags uintptr, data stri
 	return nil
 }
 
+// LockedFlags are the flags of the mount path is on that a bind remount
+// must keep: nosuid, nodev and noexec, read with statfs(2). In a user
+// namespace the kernel locks them on mounts the namespace did not make, and
+// refuses a remount that would clear one (mount_namespaces(7)). 0 when path
+// cannot be read.
+func LockedFlags(path string) uintptr {
+	var st unix.Statfs_t
+	if unix.Statfs(path, &st) != nil {
+		return 0
+	}
+	var flags uintptr
+	for _, f := range []struct{ st, ms uintptr }{
+		{unix.ST_NOSUID, unix.MS_NOSUID}, {unix.ST_NODEV, unix.MS_NODEV}, {unix.ST_NOEXEC, unix.MS_NOEXEC},
+	} {
+		if uintptr(st.Flags)&f.st != 0 {
+			flags |= f.ms
+		}
+	}
+	return flags
+}
+
 // Mkdir makes a mount point, and its parents, if there is none: an image
 // need not have /proc, /sys or /dev/mqueue.
 func Mkdir(ctx *Context, path string, mode os.FileMode) error {

@@ -20,7 +20,7 @@ import (
 // mini command that reads states calls it, so whichever comes next
 // reclaims. It returns nil when s is removed.
 func Refresh(s *State, recipe Recipe, out io.Writer) (*State, error) {
-	if s.Status == Exited || s.Holder.Alive() {
+	if s.Status == Exited || s.Holder.Alive() || s.outlives() {
 		return s, nil
 	}
 	root := s.Spec.Root
@@ -34,7 +34,7 @@ func Refresh(s *State, recipe Recipe, out io.Writer) (*State, error) {
 	if errors.Is(err, os.ErrNotExist) {
 		return nil, nil
 	}
-	if err != nil || s.Status == Exited || s.Holder.Alive() {
+	if err != nil || s.Status == Exited || s.Holder.Alive() || s.outlives() {
 		return s, err
 	}
 	started := s.Status == Running
@@ -55,6 +55,13 @@ func Refresh(s *State, recipe Recipe, out io.Writer) (*State, error) {
 		s.Error += "; cleanup: " + cerr.Error()
 	}
 	return s, s.Save()
+}
+
+// outlives says whether s is a container that outlives the mini that held
+// it: one of mini create (mini/oci), once started, whose init the caller
+// reaps. Nothing of it is reclaimed: mini delete undoes what it holds.
+func (s *State) outlives() bool {
+	return s.Spec != nil && s.Spec.WaitStart && s.Status == Running
 }
 
 // Remove removes a container that is not running: what --rm would have done

@@ -60,6 +60,10 @@ type Process struct {
 	// Home sets HOME to the user's home directory, from the container's
 	// /etc/passwd (docker exec does, unless -e sets HOME).
 	Home bool
+	// Groups, when not nil, are the supplementary groups, in place of
+	// those /etc/group gives the user: an OCI process's gid and
+	// additionalGids, as runc sets them.
+	Groups []uint32
 	// Trace, when not nil, prints each action.
 	Trace func(format string, args ...any)
 }
@@ -123,6 +127,9 @@ func start(t Target, p *Process) (*Started, error) {
 	cred, err := lookupUser(p.User, t.PID)
 	if err != nil {
 		return nil, &Error{Code: 125, Err: err}
+	}
+	if p.Groups != nil {
+		cred.groups = p.Groups
 	}
 	path, err := lookPath(p.Args[0], p.Env)
 	if err != nil {

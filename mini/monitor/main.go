@@ -20,15 +20,23 @@ import (
 // given id, and the cap of its log (--log-opt max-size).
 type Parse func(args []string, id string) (spec *steps.Spec, logMax int64, err error)
 
+// Hold holds a container of mini create (mini/oci): args are mini
+// create's, id the container's. It answers with Reply, once.
+type Hold func(args []string, id string) int
+
 // Main is the monitor: it reads the request of mini run -d, records the
 // container, runs it with its output going to the log, answers once the
 // command runs (or why it could not), and returns the exit code once the
-// container has ended and everything is recorded and cleaned up.
-func Main(parse Parse, recipe container.Recipe) int {
+// container has ended and everything is recorded and cleaned up. A
+// request of mini create goes to hold.
+func Main(parse Parse, recipe container.Recipe, hold Hold) int {
 	req, err := readRequest()
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "mini: %v\n", err)
 		return 125
+	}
+	if req.Hold {
+		return hold(req.Args, req.ID)
 	}
 	spec, logMax, err := parse(req.Args, req.ID)
 	if err != nil {

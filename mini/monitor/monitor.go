@@ -38,6 +38,9 @@ const (
 type request struct {
 	Args []string `json:"args"`
 	ID   string   `json:"id"`
+	// Hold is set by mini create: the monitor holds the container until
+	// mini start (Hold).
+	Hold bool `json:"hold,omitempty"`
 }
 
 // answer is the monitor's one message: Code 0 once the command runs, or
@@ -52,6 +55,25 @@ type answer struct {
 // or has failed. It returns what a foreground run would return then: the
 // exit code and the error of a run that failed before its command started.
 func Start(args []string, id string) (int, error) {
+	null, err := os.OpenFile(os.DevNull, os.O_RDWR, 0)
+	if err != nil {
+		return 125, err
+	}
+	defer null.Close()
+	return start(request{Args: args, ID: id}, [3]*os.File{null, null, null})
+}
+
+// StartHolder is mini create's side: it starts a monitor that holds the
+// container mini create's args describe (Hold), with stdio as the
+// container's: an OCI runtime's caller (containerd's shim, conmon) gives
+// the container its stdin, stdout and stderr as the runtime's own. It
+// returns once the container is created, waiting for mini start, or has
+// failed.
+func StartHolder(args []string, id string, stdio [3]*os.File) (int, error) {
+	return start(request{Args: args, ID: id, Hold: true}, stdio)
+}
+
+func start(req request, stdio [3]*os.File) (int, error) {
 	reqR, reqW, err := os.Pipe()
 	if err != nil {
 		return 125, fmt.Errorf("pipe: %w", err)
@@ -64,16 +86,11 @@ func Start(args []string, id string) (int, error) {
 	}
 	defer ansR.Close()
 	defer ansW.Close()
-	null, err := os.OpenFile(os.DevNull, os.O_RDWR, 0)
-	if err != nil {
-		return 125, err
-	}
-	defer null.Close()
 
 	// argv[0] is "mini", as for the engine's child: under the tests
 	// /proc/self/exe is the test binary, which runs mini by that name.
 	proc, err := os.StartProcess("/proc/self/exe", []string{"mini", Command}, &os.ProcAttr{
-		Files: []*os.File{null, null, null, reqR, ansW}, // fds 3 and 4: the pipes
+		Files: []*os.File{stdio[0], stdio[1], stdio[2], reqR, ansW}, // fds 3 and 4: the pipes
 		// A session of its own: no controlling terminal, out of the
 		// caller's process group, so a Ctrl-C or a hangup of the caller's
 		// terminal does not reach it (setsid(2), credentials(7)).
@@ -87,7 +104,7 @@ func Start(args []string, id string) (int, error) {
 	proc.Release()
 	reqR.Close()
 	ansW.Close()
-	if err := json.NewEncoder(reqW).Encode(request{Args: args, ID: id}); err != nil {
+	if err := json.NewEncoder(reqW).Encode(req); err != nil {
 		return 125, fmt.Errorf("write to the monitor: %w", err)
 	}
 	reqW.Close()
@@ -97,6 +114,9 @@ func Start(args []string, id string) (int, error) {
 	}
 	var a answer
 	if len(data) == 0 || json.Unmarshal(data, &a) != nil {
+		if req.Hold {
+			return 125, errors.New("the mini that holds the container exited before it was created")
+		}
 		return 125, errors.New("the monitor exited before the container started: run without -d to see why")
 	}
 	if a.Code != 0 || a.Msg != "" {
@@ -126,6 +146,16 @@ func readRequest() (request, error) {
 		return r, fmt.Errorf("read the request: %w", err)
 	}
 	return r, nil
+}
+
+// Reply is how a holder answers mini create: err nil once the container
+// is created, else the exit code and error of a create that failed.
+func Reply(code int, err error) {
+	if err != nil {
+		reply(answer{Code: code, Msg: oneLine(err)})
+		return
+	}
+	reply(answer{})
 }
 
 // reply sends the answer on fd 4 and closes it: mini run -d returns.

@@ -19,14 +19,22 @@ func (Step) Name() string { return "uts" }
 // CloneFlags: the child gets a copy of the host's hostname and domain name
 // that it may change without touching the host's.
 func (Step) CloneFlags(ctx *steps.Context) uintptr {
+	if !ctx.Spec.OCI.NewNS("uts") {
+		ctx.Tracef("no CLONE_NEWUTS: the child is born in the UTS namespace this thread joined (mini/oci)")
+		return 0
+	}
 	ctx.Tracef("CLONE_NEWUTS: a new UTS namespace")
 	return unix.CLONE_NEWUTS
 }
 
 // Validate checks the hostname as the kernel will: at most 64 bytes
-// (HOST_NAME_MAX). Docker also rejects what is not a valid DNS label.
+// (HOST_NAME_MAX). Docker also rejects what is not a valid DNS label. An
+// OCI config may give none: the namespace keeps the copy of the host's.
 func (Step) Validate(ctx *steps.Context) error {
 	h := ctx.Spec.Hostname
+	if h == "" && ctx.Spec.OCI != nil {
+		return nil
+	}
 	if len(h) == 0 || len(h) > 64 {
 		return fmt.Errorf("--hostname %q: must be 1 to 64 characters", h)
 	}
@@ -39,11 +47,20 @@ func (Step) Validate(ctx *steps.Context) error {
 	return nil
 }
 
-// Init sets the hostname inside the new namespace.
+// Init sets the hostname inside the new namespace, and the NIS domain
+// name if an OCI config gives one.
 func (Step) Init(ctx *steps.Context) error {
-	ctx.Tracef("sethostname(%q)", ctx.Spec.Hostname)
-	if err := unix.Sethostname([]byte(ctx.Spec.Hostname)); err != nil {
-		return fmt.Errorf("sethostname %q: %w", ctx.Spec.Hostname, err)
+	if h := ctx.Spec.Hostname; h != "" {
+		ctx.Tracef("sethostname(%q)", h)
+		if err := unix.Sethostname([]byte(h)); err != nil {
+			return fmt.Errorf("sethostname %q: %w", h, err)
+		}
+	}
+	if d := ctx.Spec.OCI.Domain(); d != "" {
+		ctx.Tracef("setdomainname(%q)", d)
+		if err := unix.Setdomainname([]byte(d)); err != nil {
+			return fmt.Errorf("setdomainname %q: %w", d, err)
+		}
 	}
 	return nil
 }

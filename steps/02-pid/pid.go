@@ -22,6 +22,10 @@ func (Step) Name() string { return "pid" }
 // /proc still shows the host's processes until step 3 mounts a /proc of this
 // namespace: /proc reflects the PID namespace of whoever mounted it.
 func (Step) CloneFlags(ctx *steps.Context) uintptr {
+	if !ctx.Spec.OCI.NewNS("pid") {
+		ctx.Tracef("no CLONE_NEWPID: the child is born in the PID namespace this thread joined (mini/oci)")
+		return 0
+	}
 	ctx.Tracef("CLONE_NEWPID: the command will be PID 1")
 	return unix.CLONE_NEWPID
 }

@@ -43,17 +43,8 @@ func MakeDev(ctx *steps.Context, root string) error {
 	}
 	defer devDir.Close()
 	dev := steps.FDPath(devDir)
-	ctx.Tracef("%s is the container's /dev", dev)
-	for _, d := range devices {
-		if err := makeNode(ctx, filepath.Join(dev, d.name), d.major, d.minor); err != nil {
-			return err
-		}
-	}
-	for _, l := range links {
-		ctx.Tracef("symlink(%q, %q)", l[0], "/dev/"+l[1])
-		if err := os.Symlink(l[0], filepath.Join(dev, l[1])); err != nil {
-			return fmt.Errorf("symlink /dev/%s: %w", l[1], err)
-		}
+	if err := makeNodes(ctx, dev); err != nil {
+		return err
 	}
 	// A devpts instance of its own: ptys made in the container are not
 	// listed on the host (devpts(5), "newinstance").
@@ -74,18 +65,38 @@ func MakeDev(ctx *steps.Context, root string) error {
 	return steps.Mount(ctx, "/dev/shm", shm, "", unix.MS_BIND|unix.MS_REC, "")
 }
 
-// makeNode creates a character device with mknod(2). In a user namespace the
-// kernel refuses mknod (EPERM: a device node would let the container's root
-// reach what the host's root has not given it), so there, without asking
-// again six times, the node is a bind mount of the host's, which is what
-// rootless runtimes do; the same if mknod is refused anywhere else.
-func makeNode(ctx *steps.Context, path string, major, minor uint32) error {
+// makeNodes makes the device nodes every container gets, and /dev's usual
+// symlinks, in dev, the container's /dev (mini's own tmpfs, or the one an
+// OCI config mounts there) reached through a file descriptor.
+func makeNodes(ctx *steps.Context, dev string) error {
+	ctx.Tracef("%s is the container's /dev", dev)
+	for _, d := range devices {
+		if err := makeNode(ctx, filepath.Join(dev, d.name), "/dev/"+d.name, unix.S_IFCHR|0o666, d.major, d.minor); err != nil {
+			return err
+		}
+	}
+	for _, l := range links {
+		ctx.Tracef("symlink(%q, %q)", l[0], "/dev/"+l[1])
+		if err := os.Symlink(l[0], filepath.Join(dev, l[1])); err != nil && !errors.Is(err, os.ErrExist) {
+			return fmt.Errorf("symlink /dev/%s: %w", l[1], err)
+		}
+	}
+	return nil
+}
+
+// makeNode creates a device node at path with mknod(2), mode being its
+// type and permissions. In a user namespace the kernel refuses mknod
+// (EPERM: a device node would let the container's root reach what the
+// host's root has not given it), so there, without asking again six times,
+// the node is a bind mount of the host's (host), which is what rootless
+// runtimes do; the same if mknod is refused anywhere else.
+func makeNode(ctx *steps.Context, path, host string, mode uint32, major, minor uint32) error {
 	if len(ctx.Spec.UIDMap) == 0 {
-		ctx.Tracef("mknod(%q, S_IFCHR|0666, %d:%d)", path, major, minor)
-		err := unix.Mknod(path, unix.S_IFCHR|0o666, int(unix.Mkdev(major, minor)))
+		ctx.Tracef("mknod(%q, %#o, %d:%d)", path, mode, major, minor)
+		err := unix.Mknod(path, mode, int(unix.Mkdev(major, minor)))
 		if err == nil {
-			// mknod applies the umask; a device everyone uses must be 0666.
-			return os.Chmod(path, 0o666)
+			// mknod applies the umask; the mode is what was asked.
+			return os.Chmod(path, os.FileMode(mode&0o777))
 		}
 		if !errors.Is(err, unix.EPERM) {
 			return fmt.Errorf("mknod %s: %w", path, err)
@@ -97,5 +108,28 @@ func makeNode(ctx *steps.Context, path string, major, minor uint32) error {
 		return fmt.Errorf("create %s: %w", path, err)
 	}
 	unix.Close(fd)
-	return steps.Mount(ctx, filepath.Join("/dev", filepath.Base(path)), path, "", unix.MS_BIND, "")
+	return steps.Mount(ctx, host, path, "", unix.MS_BIND, "")
+}
+
+// configDevices makes the device nodes an OCI config lists
+// (linux.devices), each in root, with its mode and owner.
+func configDevices(ctx *steps.Context, root string, list []steps.Device) error {
+	types := map[string]uint32{"c": unix.S_IFCHR, "u": unix.S_IFCHR, "b": unix.S_IFBLK, "p": unix.S_IFIFO}
+	for _, d := range list {
+		dir, err := steps.OpenInRoot(ctx, root, filepath.Dir(d.Path), steps.MakeDir(ctx, 0o755))
+		if err != nil {
+			return err
+		}
+		path := filepath.Join(steps.FDPath(dir), filepath.Base(d.Path))
+		_ = os.Remove(path) // one of the defaults, made again as the config says
+		err = makeNode(ctx, path, d.Path, types[d.Type]|d.Mode&0o7777, uint32(d.Major), uint32(d.Minor))
+		if err == nil && len(ctx.Spec.UIDMap) == 0 {
+			err = os.Lchown(path, d.UID, d.GID)
+		}
+		dir.Close()
+		if err != nil {
+			return fmt.Errorf("linux.devices %s: %w", d.Path, err)
+		}
+	}
+	return nil
 }

@@ -21,11 +21,16 @@ func (Step) Name() string { return "mount" }
 // CloneFlags: the child gets a copy of the host's mount table. Mounts it
 // makes from now on are its own, once / is made private (see Init).
 func (Step) CloneFlags(ctx *steps.Context) uintptr {
+	if !ctx.Spec.OCI.NewNS("mnt") {
+		ctx.Tracef("no CLONE_NEWNS: the child joins the mount namespace the config names")
+		return 0
+	}
 	ctx.Tracef("CLONE_NEWNS: a new mount namespace")
 	return unix.CLONE_NEWNS
 }
 
-// Validate parses -v on the host, before anything is made.
+// Validate parses -v, or an OCI config's mounts, on the host, before
+// anything is made.
 func (Step) Validate(ctx *steps.Context) error {
 	for _, v := range ctx.Spec.VolumeFlag {
 		vol, err := ParseVolume(v)
@@ -34,11 +39,24 @@ func (Step) Validate(ctx *steps.Context) error {
 		}
 		ctx.Spec.Volumes = append(ctx.Spec.Volumes, vol)
 	}
+	if o := ctx.Spec.OCI; o != nil {
+		for _, m := range o.Mounts {
+			if _, err := ParseMount(m); err != nil {
+				return err
+			}
+		}
+		return CheckPropagation(o.RootPropagation)
+	}
 	return nil
 }
 
 // Init runs in the child: make / private, build the new root, pivot into it.
 func (Step) Init(ctx *steps.Context) error {
+	if path := ctx.Spec.OCI.JoinPath("mnt"); path != "" {
+		if err := joinMount(ctx, path); err != nil {
+			return err
+		}
+	}
 	// The host's / is usually a shared mount (systemd makes it so). Our copy
 	// would then pass every mount we make back to the host. MS_PRIVATE cuts
 	// that, recursively, for this namespace only. pivot_root also refuses a
@@ -58,6 +76,33 @@ func (Step) Init(ctx *steps.Context) error {
 		if err := BindVolume(ctx, root, v); err != nil {
 			return err
 		}
+	}
+	if o := ctx.Spec.OCI; o != nil {
+		// An OCI config's mounts, /proc, /sys and /dev among them, and the
+		// device nodes: what runc makes.
+		if err := MountList(ctx, root, o.Mounts); err != nil {
+			return err
+		}
+		devDir, err := steps.OpenInRoot(ctx, root, "/dev", steps.MakeDir(ctx, 0o755))
+		if err != nil {
+			return err
+		}
+		err = makeNodes(ctx, steps.FDPath(devDir))
+		devDir.Close()
+		if err != nil {
+			return err
+		}
+		if err := configDevices(ctx, root, o.Devices); err != nil {
+			return err
+		}
+		enter := pivot
+		if o.NoPivot {
+			enter = noPivot
+		}
+		if err := enter(ctx, root); err != nil {
+			return err
+		}
+		return finishRoot(ctx)
 	}
 	if err := mountProc(ctx, root); err != nil {
 		return err

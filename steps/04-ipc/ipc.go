@@ -23,6 +23,10 @@ func (Step) Name() string { return "ipc" }
 // CloneFlags: the child starts in an empty IPC namespace. The kernel
 // destroys it, and every object in it, when its last process exits.
 func (Step) CloneFlags(ctx *steps.Context) uintptr {
+	if !ctx.Spec.OCI.NewNS("ipc") {
+		ctx.Tracef("no CLONE_NEWIPC: the child is born in the IPC namespace this thread joined (mini/oci)")
+		return 0
+	}
 	ctx.Tracef("CLONE_NEWIPC: a new IPC namespace (System V objects, POSIX message queues)")
 	return unix.CLONE_NEWIPC
 }
@@ -34,6 +38,9 @@ func (Step) CloneFlags(ctx *steps.Context) uintptr {
 // namespace, but programs find them through an mqueue mount: a new one shows
 // this namespace's queues (mq_overview(7)).
 func (Step) Init(ctx *steps.Context) error {
+	if ctx.Spec.OCI.OwnMounts() {
+		return nil // an OCI config mounts both itself (step 3)
+	}
 	if err := ownShm(ctx); err != nil {
 		return err
 	}

@@ -30,6 +30,14 @@ var defaultRange = Range{Start: 100000, Count: 65536}
 // else 100000:65536; without root, the caller's own ids.
 func (Step) Validate(ctx *steps.Context) error {
 	s := ctx.Spec
+	if s.OCI != nil {
+		// An OCI config's maps (linux.uidMappings) are its caller's choice,
+		// containerd's or podman's: only the kernel's rules are checked.
+		if err := CheckIDMaps("linux.uidMappings", s.UIDMap); err != nil {
+			return err
+		}
+		return CheckIDMaps("linux.gidMappings", s.GIDMap)
+	}
 	if s.Rootless {
 		if err := checkUnprivileged(); err != nil {
 			return err

@@ -38,6 +38,11 @@ const ifName = "eth0"
 // before anything is made.
 func (Step) Validate(ctx *steps.Context) error {
 	s := ctx.Spec
+	if s.OCI != nil {
+		// An OCI container's network namespace is new with lo alone, or
+		// joined by path: the bridge is not used.
+		return nil
+	}
 	switch {
 	case s.Net == Bridge, s.Net == None, s.Net == Host:
 	case IsContainer(s.Net):
@@ -76,7 +81,7 @@ func (Step) CloneFlags(ctx *steps.Context) uintptr {
 		ctx.Tracef("no CLONE_NEWNET: --net host shares the host's network namespace")
 		return 0
 	}
-	if IsContainer(ctx.Spec.Net) {
+	if IsContainer(ctx.Spec.Net) || ctx.Spec.OCI.JoinPath("net") != "" {
 		ctx.Tracef("no CLONE_NEWNET: the child is born in the namespace this thread joined")
 		return 0
 	}
@@ -92,6 +97,9 @@ func (Step) Prepare(ctx *steps.Context) error {
 	s := ctx.Spec
 	if IsContainer(s.Net) {
 		return joinOther(ctx)
+	}
+	if path := s.OCI.JoinPath("net"); path != "" {
+		return steps.JoinNS(ctx, unix.CLONE_NEWNET, path)
 	}
 	if s.Net != Bridge {
 		return nil
@@ -155,8 +163,8 @@ func reclaim(ctx *steps.Context, stale []Lease) error {
 // send its first packet as soon as it starts.
 func (Step) Attach(ctx *steps.Context, pid int) error {
 	s := ctx.Spec
-	if IsContainer(s.Net) {
-		return goHome(ctx)
+	if IsContainer(s.Net) || s.OCI.JoinPath("net") != "" {
+		return steps.LeaveNS(ctx, unix.CLONE_NEWNET)
 	}
 	if s.Net != Bridge {
 		return nil
@@ -175,7 +183,7 @@ func (Step) Attach(ctx *steps.Context, pid int) error {
 // mode eth0 configured.
 func (Step) Init(ctx *steps.Context) error {
 	s := ctx.Spec
-	if s.Net == Host || IsContainer(s.Net) {
+	if s.Net == Host || IsContainer(s.Net) || s.OCI.JoinPath("net") != "" {
 		return nil
 	}
 	if err := loUp(ctx); err != nil {
@@ -211,8 +219,8 @@ func Leased(s *steps.Spec) (netip.Prefix, netip.Addr, error) {
 // part is a no-op then.
 func (Step) Cleanup(ctx *steps.Context) error {
 	s := ctx.Spec
-	if IsContainer(s.Net) {
-		return goHome(ctx) // if the run stopped before Attach
+	if IsContainer(s.Net) || s.OCI.JoinPath("net") != "" {
+		return steps.LeaveNS(ctx, unix.CLONE_NEWNET) // if the run stopped before Attach
 	}
 	if s.Net != Bridge {
 		return nil

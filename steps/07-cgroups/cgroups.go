@@ -76,6 +76,11 @@ func (Step) Prepare(ctx *steps.Context) error {
 			return err
 		}
 	}
+	if s.OCI != nil {
+		if err := setOCI(ctx, d, s.OCI); err != nil {
+			return err
+		}
+	}
 	return d.enter(ctx)
 }
 
@@ -91,11 +96,22 @@ func makeCgroup(ctx *steps.Context) (driver, error) {
 	if err != nil {
 		return nil, err
 	}
+	if ctx.Spec.OCI != nil {
+		r.Path = ctx.Spec.OCI.CgroupsPath
+	}
 	// The record first: whatever is made after it can be found again.
 	if err := r.save(ctx, recordPath(ctx.Spec)); err != nil {
 		return nil, steps.StateError(fmt.Errorf("save the cgroup record: %w", err))
 	}
-	if err := d.create(ctx); err != nil {
+	err = d.create(ctx)
+	if r.Made = made(d); len(r.Made) > 0 && r.Path != "" {
+		// Which cgroups above the container's mini made: Cleanup removes
+		// them, and no others.
+		if serr := r.save(ctx, recordPath(ctx.Spec)); serr != nil && err == nil {
+			err = serr
+		}
+	}
+	if err != nil {
 		return nil, err
 	}
 	return d, nil
@@ -137,6 +153,10 @@ func Dirs(spec *steps.Spec) ([]string, error) {
 func (Step) Init(ctx *steps.Context) error {
 	if err := joinSelf(ctx); err != nil {
 		return err
+	}
+	if !ctx.Spec.OCI.NewNS("cgroup") {
+		ctx.Tracef("no cgroup namespace: the config asks for none")
+		return nil
 	}
 	ctx.Tracef("unshare(CLONE_NEWCGROUP): this cgroup becomes /")
 	if err := unix.Unshare(unix.CLONE_NEWCGROUP); err != nil {

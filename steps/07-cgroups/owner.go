@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 
 	"golang.org/x/sys/unix"
@@ -22,6 +23,11 @@ type record struct {
 	Version int               `json:"version"` // 1 or 2
 	Dirs    []string          `json:"dirs"`
 	V1      map[string]string `json:"v1,omitempty"` // v1: controller -> directory
+	// Path is an OCI config's cgroupsPath, which names the directories in
+	// place of mini-<id>; Made are the directories above them mini made
+	// for it, parents first, removed after them if they are empty.
+	Path string   `json:"path,omitempty"`
+	Made []string `json:"made,omitempty"`
 }
 
 // recordPath is <root>/cgroups/<id>.json.
@@ -40,6 +46,17 @@ func newRecord(d driver) (*record, error) {
 		r.V1 = v.dir
 	}
 	return r, nil
+}
+
+// made are the directories d's create made, parents first.
+func made(d driver) []string {
+	switch d := d.(type) {
+	case *v1:
+		return d.newDirs
+	case *v2:
+		return d.newDirs
+	}
+	return nil
 }
 
 // driver rebuilds the driver the record was made with.
@@ -104,6 +121,15 @@ func release(ctx *steps.Context, path string, r *record) error {
 	if len(errs) > 0 {
 		return errors.Join(errs...) // keep the record: the next run tries again
 	}
+	// The cgroups made above an OCI container's, if nothing else is in
+	// them: cgroups mini did not make stay (runtime.md: delete removes
+	// what create made, and only that).
+	for i := len(r.Made) - 1; i >= 0; i-- {
+		if !slices.Contains(dirs, r.Made[i]) && cgroupFS(r.Made[i]) {
+			ctx.Tracef("rmdir(%q)", r.Made[i])
+			_ = unix.Rmdir(r.Made[i])
+		}
+	}
 	if err := os.Remove(path); err != nil && !errors.Is(err, os.ErrNotExist) {
 		return err
 	}
@@ -141,8 +167,12 @@ func mine(path string, r *record) error {
 	for _, d := range r.V1 {
 		dirs = append(dirs, d)
 	}
+	tail := "/" + cgroupName(id)
+	if r.Path != "" {
+		tail = "/" + strings.TrimPrefix(filepath.Clean(r.Path), "/")
+	}
 	for _, d := range dirs {
-		if !steps.ValidID(id) || filepath.Base(d) != cgroupName(id) || !cgroupFS(d) {
+		if !steps.ValidID(id) || !strings.HasSuffix(d, tail) || !cgroupFS(d) {
 			return fmt.Errorf("%s is not a cgroup mini made for container %q", d, id)
 		}
 	}

@@ -16,9 +16,10 @@ import (
 // v2 is the cgroup v2 driver: one directory in the unified hierarchy, with
 // every controller's files in it.
 type v2 struct {
-	root   string   // where the hierarchy is mounted, /sys/fs/cgroup
-	dir    string   // the container's cgroup
-	enable []string // controllers its limits need
+	root    string   // where the hierarchy is mounted, /sys/fs/cgroup
+	dir     string   // the container's cgroup
+	enable  []string // controllers its limits need
+	newDirs []string // the directories create made, parents first
 }
 
 // newV2 places the container's cgroup. cgroup v2 lets processes live only
@@ -41,12 +42,20 @@ func newV2(spec *steps.Spec, m mount, own map[string]string, name string) (*v2, 
 	if mine != m.point {
 		parent = filepath.Dir(mine)
 	}
-	d := &v2{root: m.point, dir: filepath.Join(parent, name)}
-	if spec.MemoryLimit > 0 {
+	dir, err := place(spec, m, parent, name)
+	if err != nil {
+		return nil, err
+	}
+	d := &v2{root: m.point, dir: dir}
+	o := spec.OCI
+	if spec.MemoryLimit > 0 || o != nil && (o.MemoryReservation != 0 || o.MemorySwap != 0) {
 		d.enable = append(d.enable, "memory")
 	}
-	if spec.CPUQuota > 0 {
+	if spec.CPUQuota > 0 || o != nil && o.CPUShares > 0 {
 		d.enable = append(d.enable, "cpu")
+	}
+	if o != nil && (o.CPUSetCPUs != "" || o.CPUSetMems != "") {
+		d.enable = append(d.enable, "cpuset")
 	}
 	if spec.PidsMax > 0 {
 		d.enable = append(d.enable, "pids")
@@ -76,11 +85,22 @@ func (d *v2) create(ctx *steps.Context) error {
 		}
 	}
 	for _, dir := range chain {
+		// An OCI config's cgroupsPath may name cgroups that are not there.
+		if _, err := os.Stat(dir); errors.Is(err, os.ErrNotExist) {
+			if err := mkdir(ctx, dir); err != nil {
+				return err
+			}
+			d.newDirs = append(d.newDirs, dir)
+		}
 		if err := enableControllers(ctx, dir, d.enable); err != nil {
 			return err
 		}
 	}
-	return mkdir(ctx, d.dir)
+	if err := mkdir(ctx, d.dir); err != nil {
+		return err
+	}
+	d.newDirs = append(d.newDirs, d.dir)
+	return nil
 }
 
 // enableControllers writes "+c" to dir/cgroup.subtree_control for each

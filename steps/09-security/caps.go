@@ -205,28 +205,60 @@ func dropBounding(ctx *steps.Context, keep uint64, last int) error {
 	return nil
 }
 
-// setCaps sets the effective and permitted sets to caps and empties the
-// inheritable set, with capset(2) (version 3: two 32-bit words per set),
-// then empties the ambient set (PR_CAP_AMBIENT_CLEAR_ALL, Linux 4.3), as
-// docker does. For a user other than root, execve(2) then empties the
-// permitted and effective sets itself: a process that is not root gets
-// capabilities at exec only from the program file or the ambient set
+// setCaps sets the effective, permitted and inheritable sets with
+// capset(2) (version 3: two 32-bit words per set), then the ambient set:
+// emptied (PR_CAP_AMBIENT_CLEAR_ALL, Linux 4.3), then each capability of
+// amb raised, which the kernel allows only for one both permitted and
+// inheritable. mini run asks for effective = permitted = its set, the
+// others empty, as docker does; an OCI config may ask for any. For a user
+// other than root, execve(2) then empties the permitted and effective sets
+// but for the ambient ones: a process that is not root gets capabilities
+// at exec only from the program file or the ambient set
 // (capabilities(7), "Transformation of capabilities during execve()").
-func setCaps(ctx *steps.Context, caps uint64) error {
+func setCaps(ctx *steps.Context, eff, perm, inh, amb uint64) error {
 	hdr := unix.CapUserHeader{Version: unix.LINUX_CAPABILITY_VERSION_3}
 	data := [2]unix.CapUserData{
-		{Effective: uint32(caps), Permitted: uint32(caps)},
-		{Effective: uint32(caps >> 32), Permitted: uint32(caps >> 32)},
+		{Effective: uint32(eff), Permitted: uint32(perm), Inheritable: uint32(inh)},
+		{Effective: uint32(eff >> 32), Permitted: uint32(perm >> 32), Inheritable: uint32(inh >> 32)},
 	}
-	ctx.Tracef("capset(effective=permitted=%#x, inheritable=0): %s", caps, capList(caps))
+	if eff == perm && inh == 0 {
+		ctx.Tracef("capset(effective=permitted=%#x, inheritable=0): %s", perm, capList(perm))
+	} else {
+		ctx.Tracef("capset(effective=%#x, permitted=%#x, inheritable=%#x): %s", eff, perm, inh, capList(eff))
+	}
 	if err := unix.Capset(&hdr, &data[0]); err != nil {
-		return fmt.Errorf("capset %#x: %w", caps, err)
+		return fmt.Errorf("capset %#x: %w%s", perm, err, notBounded(perm|inh))
 	}
 	ctx.Tracef("prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL)")
 	if err := unix.Prctl(unix.PR_CAP_AMBIENT, unix.PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0); err != nil {
 		return fmt.Errorf("prctl(PR_CAP_AMBIENT_CLEAR_ALL): %w", err)
 	}
+	for nr := 0; nr < 64; nr++ {
+		if amb&(1<<nr) == 0 {
+			continue
+		}
+		ctx.Tracef("prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_RAISE, %s)", capName(nr))
+		if err := unix.Prctl(unix.PR_CAP_AMBIENT, unix.PR_CAP_AMBIENT_RAISE, uintptr(nr), 0, 0); err != nil {
+			return fmt.Errorf("prctl(PR_CAP_AMBIENT_RAISE, %s): %w (an ambient capability must be permitted and inheritable)", capName(nr), err)
+		}
+	}
 	return nil
+}
+
+// notBounded names, for an error, the capabilities of want that this
+// process's bounding set lacks (prctl(PR_CAPBSET_READ)): no capset(2) can
+// give them, they were never mini's to give.
+func notBounded(want uint64) string {
+	var missing uint64
+	for nr := 0; nr <= lastCap(); nr++ {
+		if in, err := unix.PrctlRetInt(unix.PR_CAPBSET_READ, uintptr(nr), 0, 0, 0); want&(1<<nr) != 0 && err == nil && in == 0 {
+			missing |= 1 << nr
+		}
+	}
+	if missing == 0 {
+		return ""
+	}
+	return fmt.Sprintf(" (%s: not in the bounding set mini itself runs with)", capList(missing))
 }
 
 // capList names the capabilities of a mask, for the trace.

@@ -62,7 +62,7 @@ func mask(ctx *steps.Context, path string) error {
 // readOnly binds path onto itself and remounts the bind read-only. A bind
 // remount must keep the flags the mount under it has (nosuid, nodev,
 // noexec: /proc's), or mount(2) refuses it in a user namespace, where they
-// are locked (mount_namespaces(7)); statfs(2) tells which.
+// are locked (steps.LockedFlags).
 func readOnly(ctx *steps.Context, path string) error {
 	var st unix.Statfs_t
 	err := unix.Statfs(path, &st)
@@ -75,13 +75,5 @@ func readOnly(ctx *steps.Context, path string) error {
 	if err := steps.Mount(ctx, path, path, "", unix.MS_BIND|unix.MS_REC, ""); err != nil {
 		return err
 	}
-	flags := uintptr(unix.MS_BIND | unix.MS_REMOUNT | unix.MS_RDONLY)
-	for _, f := range []struct{ st, ms uintptr }{
-		{unix.ST_NOSUID, unix.MS_NOSUID}, {unix.ST_NODEV, unix.MS_NODEV}, {unix.ST_NOEXEC, unix.MS_NOEXEC},
-	} {
-		if uintptr(st.Flags)&f.st != 0 {
-			flags |= f.ms
-		}
-	}
-	return steps.Mount(ctx, "", path, "", flags, "")
+	return steps.Mount(ctx, "", path, "", unix.MS_BIND|unix.MS_REMOUNT|unix.MS_RDONLY|steps.LockedFlags(path), "")
 }

@@ -33,6 +33,9 @@ func (Step) Name() string { return "security" }
 // (docs/performance.md). The child gets it all in the spec.
 func (Step) Validate(ctx *steps.Context) error {
 	spec := ctx.Spec
+	if spec.OCI != nil {
+		return validateOCI(ctx)
+	}
 	o, err := parseOptions(spec.SecurityOpt)
 	if err != nil {
 		return err
@@ -134,12 +137,16 @@ func (Step) Init(ctx *steps.Context) error {
 		ctx.Tracef("no masked or read-only paths (--privileged or systempaths=unconfined)")
 		return nil
 	}
-	for _, p := range MaskedPaths {
+	masked, readonly := MaskedPaths, ReadonlyPaths
+	if o := ctx.Spec.OCI; o != nil {
+		masked, readonly = o.MaskedPaths, o.ReadonlyPaths // the config's, in place of docker's
+	}
+	for _, p := range masked {
 		if err := mask(ctx, p); err != nil {
 			return err
 		}
 	}
-	for _, p := range ReadonlyPaths {
+	for _, p := range readonly {
 		if err := readOnly(ctx, p); err != nil {
 			return err
 		}
@@ -197,7 +204,11 @@ func BeforeExec(ctx *steps.Context) error {
 	if err != nil {
 		return err
 	}
-	if err := setCaps(ctx, keep); err != nil {
+	eff, perm, inh, amb := keep, keep, uint64(0), uint64(0)
+	if o := ctx.Spec.OCI; o != nil && o.Caps != nil {
+		eff, perm, inh, amb = capMask(o.Caps.Effective), capMask(o.Caps.Permitted), capMask(o.Caps.Inheritable), capMask(o.Caps.Ambient)
+	}
+	if err := setCaps(ctx, eff, perm, inh, amb); err != nil {
 		return err
 	}
 	return FilterLast(ctx)
