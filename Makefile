@@ -4,7 +4,7 @@ IMAGE   ?= rootfs/busybox
 STEP    ?=
 VERSION ?= $(shell git describe --always --dirty 2>/dev/null || echo dev)
 
-.PHONY: help build install rootfs test test-unit lab-check demo bench bench-image realworld clean vm-test vm-clean
+.PHONY: help build install rootfs test test-unit lab-check demo bench bench-image realworld clean vm-test vm-clean conformance
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | expand -t 14
@@ -43,6 +43,11 @@ lab-check: rootfs ## check your lab step against its scenarios: sudo make lab-ch
 	@test "$$(id -u)" = 0 || { echo "make lab-check: the scenarios run containers: sudo make lab-check STEP=$(STEP)" >&2; exit 2; }
 	unshare -m sh -c 'mount --make-rshared / && CGO_ENABLED=0 MINI_LAB=$(STEP) MINI_NO_SKIP=1 $(GO) test -count=1 -run "^TestScripts$$/^step$$(printf %02d $(STEP))_" ./mini'
 	@echo "lab $(STEP): your step passes step $(STEP)'s scenarios"
+
+# The OCI runtime-tools validation tests, against mini, runc and crun side by
+# side: go install fetches them from the Go module proxy (docs/oci.md).
+conformance: build ## run the OCI runtime-tools validation tests against mini, runc and crun (needs root)
+	sh scripts/conformance.sh
 
 demo: build rootfs ## run the same command at every step and show what changed
 	sh scripts/demo.sh
