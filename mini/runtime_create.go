@@ -84,7 +84,17 @@ func createMain(g *runtimeFlags, args []string) error {
 		return err
 	}
 	stdio := [3]*os.File{os.Stdin, os.Stdout, os.Stderr}
-	if cfg.Process != nil && !cfg.Process.Terminal {
+	if cfg.Process != nil && cfg.Process.Terminal {
+		// The container's stdio is its terminal: the holder keeps none of
+		// mini create's, whose caller may wait for their last writer to
+		// close them (containerd's shim reads create's output to its end).
+		null, err := os.OpenFile(os.DevNull, os.O_RDWR, 0)
+		if err != nil {
+			return err
+		}
+		defer null.Close()
+		stdio = [3]*os.File{null, null, null}
+	} else {
 		for i, f := range stdio {
 			if terminal.IsTerminal(f) {
 				return fmt.Errorf("fd %d is a terminal: the container would get yours, and could type into it (TIOCSTI); redirect it, or give the container its own (process.terminal and --console-socket)", i)

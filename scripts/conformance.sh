@@ -1,14 +1,15 @@
 #!/bin/sh
 # conformance.sh [RUNTIME...]: the OCI runtime-tools validation tests, the
 # field's conformance suite, run against each runtime side by side (default:
-# mini, runc, crun and crun-1.0, those installed), one line per test file
-# with each runtime's result, then how many files each passed. Run as root:
-# make conformance. See docs/oci.md.
+# mini, runc and crun, those installed), one line per test file with each
+# runtime's result, then how many files each passed. Run as root: make
+# conformance. See docs/oci.md.
 #
-# crun-1.0 is crun given the config with ociVersion 1.0.2: Debian 12's crun
-# (1.8.1) refuses every config of version 1.3.0, which these tests write
-# ("unknown version specified"), so crun alone fails nearly all of them
-# before it does anything; crun-1.0 shows what it does otherwise.
+# Debian 12's crun (1.8.1) fails nearly every test on a host like the one
+# this was written on, before it runs anything: it refuses the ociVersion
+# 1.3.0 these tests write ("unknown version specified"), and a host with
+# cgroup v1 hierarchies beside a cgroup2 mount ("cgroups in hybrid mode
+# not supported"). See docs/oci.md for the figures.
 #
 # Each test file (validation/NAME) is a program that writes a bundle,
 # drives "$RUNTIME create/start/state/kill/delete" and prints TAP; it passes
@@ -40,7 +41,7 @@ die() {
 if [ $# -eq 0 ]; then
 	set -- mini
 	command -v runc >/dev/null && set -- "$@" runc
-	command -v crun >/dev/null && set -- "$@" crun crun-1.0
+	command -v crun >/dev/null && set -- "$@" crun
 fi
 
 work=$(mktemp -d /tmp/mini-conformance.XXXXXX)
@@ -74,25 +75,6 @@ paths=""
 for r in "$@"; do
 	case "$r" in
 	mini) p="$dir/bin/mini" ;;
-	crun-1.0)
-		crun=$(command -v crun) || die "no crun on PATH"
-		p="$work/bin/crun-1.0"
-		cat >"$p" <<EOF
-#!/bin/sh
-# crun with the bundle's config.json at ociVersion 1.0.2 (see conformance.sh).
-if [ "\$1" = create ]; then
-	bundle=.
-	prev=
-	for a in "\$@"; do
-		[ "\$prev" = --bundle ] && bundle=\$a
-		prev=\$a
-	done
-	sed -i 's/"ociVersion": *"[^"]*"/"ociVersion": "1.0.2"/' "\$bundle/config.json"
-fi
-exec $crun "\$@"
-EOF
-		chmod +x "$p"
-		;;
 	*) p=$(command -v "$r") || die "no $r on PATH" ;;
 	esac
 	[ -x "$p" ] || die "$p is not there: make build"
@@ -104,7 +86,7 @@ done
 printf '%-34s' TEST
 for r in "$@"; do printf ' %-6s' "$r"; done
 printf '\n'
-tests=$(ls "$work/bin" | grep -v -e '^runtimetest$' -e '^crun-1.0$' | grep -E "$only")
+tests=$(ls "$work/bin" | grep -v '^runtimetest$' | grep -E "$only")
 for t in $tests; do
 	printf '%-34s' "$t"
 	i=0
