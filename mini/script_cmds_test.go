@@ -43,6 +43,13 @@ func condition(cond string) (bool, error) {
 	case "podman":
 		_, err := exec.LookPath("podman")
 		return err == nil, nil
+	case "containerd": // and what the containerd scenario drives it with
+		for _, p := range []string{"containerd", "ctr", "containerd-shim-runc-v2", "script", "unshare"} {
+			if _, err := exec.LookPath(p); err != nil {
+				return false, nil
+			}
+		}
+		return true, nil
 	}
 	// [exists:/proc/kcore]: this kernel has the file (step 9's probes).
 	if path, ok := strings.CutPrefix(cond, "exists:"); ok {

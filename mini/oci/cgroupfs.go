@@ -41,6 +41,7 @@ func cgroupMounts(e steps.MountEntry) ([]steps.MountEntry, error) {
 		return nil, err
 	}
 	defer f.Close()
+	seen := map[string]bool{} // a point mounted over again is listed again
 	sc := bufio.NewScanner(f)
 	for sc.Scan() {
 		// 35 25 0:30 / /sys/fs/cgroup/memory rw,relatime shared:14 - cgroup cgroup rw,memory
@@ -50,6 +51,10 @@ func cgroupMounts(e steps.MountEntry) ([]steps.MountEntry, error) {
 			continue
 		}
 		fstype, point := fields[dash+1], fields[4]
+		if seen[point] {
+			continue
+		}
+		seen[point] = true
 		opts := slices.Clone(flags)
 		if ro {
 			opts = append(opts, "ro")

@@ -345,30 +345,32 @@ func searchLen(es []entry) int {
 }
 
 // simple says whether a call's rules come to one answer with no argument
-// to check, and which.
+// to check, and which: the first rule's, when none has conditions (see
+// rulesCode).
 func simple(call []hit, names []named, rules []rule) (uint32, bool) {
-	ret := rules[names[call[0].name].rule].ret
 	for _, h := range call {
-		if r := rules[names[h.name].rule]; len(r.args) > 0 || r.ret != ret {
+		if len(rules[names[h.name].rule].args) > 0 {
 			return 0, false
 		}
 	}
-	return ret, true
+	return rules[names[call[0].name].rule].ret, true
 }
 
 // rulesCode writes one system call's rules into b, ending with a ret
 // whatever happens. libseccomp's order: the rules with argument conditions
 // first, in the profile's order, the first that holds answers; then the
 // call's rule without conditions, if it has one, else the default action.
+// Of two rules without conditions the first stands, as in libseccomp
+// (podman's profile allows setns, then lists it again to refuse it to a
+// container without CAP_SYS_ADMIN: runc and crun allow it).
 func rulesCode(b *program, call []hit, names []named, rules []rule, def uint32, defWhat string) error {
 	final, finalWhat, unconditional := def, defWhat+": no rule holds", false
 	for i := 0; i < len(call); i++ {
 		r := rules[names[call[i].name].rule]
 		if len(r.args) == 0 {
-			if unconditional && r.ret != final {
-				return fmt.Errorf("%s: two rules without conditions, %s and %s: keep one", names[call[i].name].name, finalWhat, r.what)
+			if !unconditional {
+				final, finalWhat, unconditional = r.ret, r.what, true
 			}
-			final, finalWhat, unconditional = r.ret, r.what, true
 			continue
 		}
 		// Rules that each compare the same argument for equality, with
