@@ -1,0 +1,282 @@
+package image
+
+import (
+	"compress/gzip"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"hash"
+	"io"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strconv"
+	"time"
+
+	overlay "mini/steps/08-overlay"
+)
+
+// Putting things in the store: blobs and unpacked layers are made in tmp/
+// and renamed into place complete (Place), so blobs/ and layers/ hold only
+// whole things. A pull or a load (mini/image/transfer) verifies what comes
+// against the digests it was promised; mini commit and mini build make
+// their layers here (PutLayer) and their images (AddBuilt).
+
+// Place renames tmp, complete and verified, to path in the store. If
+// another mini put the same there first, its copy stays and tmp goes; placed
+// says whether tmp is now at path.
+func (s *Store) Place(tmp, path string) (placed bool, err error) {
+	err = os.Rename(tmp, path)
+	if err != nil && Has(path) {
+		return false, RemoveAll(tmp)
+	}
+	if err != nil {
+		RemoveAll(tmp)
+		return false, fmt.Errorf("rename %s: %w", path, err)
+	}
+	return true, nil
+}
+
+// PutBlob puts a small blob (a manifest, a config) in the store under its
+// sha256; path is where it now is, or "" if the store had it already.
+func (s *Store) PutBlob(data []byte) (digest, path string, err error) {
+	digest = Digest(data)
+	if Has(s.BlobPath(digest)) {
+		return digest, "", nil
+	}
+	tmp, err := s.TempPath("blob")
+	if err != nil {
+		return "", "", err
+	}
+	if err := os.WriteFile(tmp, data, 0o600); err != nil {
+		os.Remove(tmp)
+		return "", "", fmt.Errorf("write blob: %w", err)
+	}
+	placed, err := s.Place(tmp, s.BlobPath(digest))
+	if err != nil || !placed {
+		return digest, "", err
+	}
+	return digest, s.BlobPath(digest), nil
+}
+
+// Digest is the sha256 digest of data: "sha256:<hex>".
+func Digest(data []byte) string {
+	sum := sha256.Sum256(data)
+	return "sha256:" + hex.EncodeToString(sum[:])
+}
+
+// MakeLayerDir makes in tmp/ the directory a layer is unpacked into: tmp,
+// and in it diff, 0755 as docker makes a layer's root (the tar may give its
+// "./" another mode).
+func (s *Store) MakeLayerDir() (tmp, diff string, err error) {
+	tmp, err = s.TempPath("layer")
+	if err != nil {
+		return "", "", err
+	}
+	if err := os.Mkdir(tmp, 0o700); err != nil {
+		return "", "", fmt.Errorf("mkdir %s: %w", tmp, err)
+	}
+	diff = filepath.Join(tmp, "diff")
+	if err := os.Mkdir(diff, 0o755); err != nil {
+		RemoveAll(tmp)
+		return "", "", fmt.Errorf("mkdir %s: %w", diff, err)
+	}
+	return tmp, diff, nil
+}
+
+// PlaceLayer records the size of the layer's tar in tmp (MakeLayerDir's),
+// and places it as the layer diffID.
+func (s *Store) PlaceLayer(tmp, diffID string, size int64) (bool, error) {
+	if err := os.WriteFile(filepath.Join(tmp, "size"), []byte(strconv.FormatInt(size, 10)+"\n"), 0o600); err != nil {
+		RemoveAll(tmp)
+		return false, err
+	}
+	return s.Place(tmp, s.LayerRoot(diffID))
+}
+
+// Layer is a layer mini made (PutLayer): its blob, gzip-compressed, and
+// what it is uncompressed.
+type Layer struct {
+	Blob   Descriptor
+	DiffID string
+	Size   int64 // the uncompressed tar, in bytes
+	// Added are the paths PutLayer placed (the blob, the layer), for
+	// Discard if the image it was for is not made after all.
+	Added []string
+}
+
+// PutLayer puts in the store the layer whose uncompressed tar r gives
+// (overlay.Diff's, or a tar mini build's ADD unpacks), reading r once: the
+// tar is hashed (the diff id), gzip-compressed into a blob while that is
+// hashed too (the digest a registry names it by), and unpacked by
+// overlay.ApplyLayer, as a pull unpacks a layer, into the directory a
+// container of the image stacks. warn prints what ApplyLayer skips.
+func (s *Store) PutLayer(r io.Reader, warn func(string, ...any)) (*Layer, error) {
+	blobTmp, err := s.TempPath("blob")
+	if err != nil {
+		return nil, err
+	}
+	f, err := os.OpenFile(blobTmp, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("write blob: %w", err)
+	}
+	defer os.Remove(blobTmp) // once placed, it is not there any more
+	defer f.Close()
+	layerTmp, diff, err := s.MakeLayerDir()
+	if err != nil {
+		return nil, err
+	}
+	defer RemoveAll(layerTmp)
+
+	blob := &hashWriter{w: f, h: sha256.New()}
+	// Docker's default compression level trades size for speed the same
+	// way: a layer is compressed once and read many times.
+	gz, err := gzip.NewWriterLevel(blob, gzip.DefaultCompression)
+	if err != nil {
+		return nil, err
+	}
+	tar := &hashWriter{w: gz, h: sha256.New()}
+	err = overlay.ApplyLayer(io.TeeReader(r, tar), diff, overlay.ApplyOptions{Rootless: os.Geteuid() != 0, Warn: warn})
+	if err == nil {
+		err = gz.Close()
+	}
+	if err == nil {
+		err = f.Close()
+	}
+	if err != nil {
+		return nil, fmt.Errorf("make a layer: %w", err)
+	}
+	l := &Layer{
+		Blob:   Descriptor{MediaType: MediaOCILayerGzip, Digest: blob.digest(), Size: blob.n},
+		DiffID: tar.digest(),
+		Size:   tar.n,
+	}
+	placed, err := s.Place(blobTmp, s.BlobPath(l.Blob.Digest))
+	if err != nil {
+		return nil, err
+	}
+	if placed {
+		l.Added = append(l.Added, s.BlobPath(l.Blob.Digest))
+	}
+	if Has(s.LayerRoot(l.DiffID)) {
+		return l, nil // the same files as a layer the store has: one copy
+	}
+	if placed, err = s.PlaceLayer(layerTmp, l.DiffID, l.Size); err != nil {
+		s.Discard(l.Added)
+		return nil, err
+	}
+	if placed {
+		l.Added = append(l.Added, s.LayerRoot(l.DiffID))
+	}
+	return l, nil
+}
+
+// hashWriter hashes and counts what is written through it.
+type hashWriter struct {
+	w io.Writer
+	h hash.Hash
+	n int64
+}
+
+func (h *hashWriter) Write(p []byte) (int, error) {
+	n, err := h.w.Write(p)
+	h.h.Write(p[:n])
+	h.n += int64(n)
+	return n, err
+}
+
+func (h *hashWriter) digest() string { return "sha256:" + hex.EncodeToString(h.h.Sum(nil)) }
+
+// Built is an image mini makes: mini commit, and each step of mini build.
+type Built struct {
+	// Base is the image it is made on, nil for none (FROM scratch): its
+	// layers come first.
+	Base *Image
+	// Layer is the new layer on top, nil for a step that changes only the
+	// config (ENV, CMD ...).
+	Layer *Layer
+	// Config is the new config. Its layers (RootFS) are filled in here;
+	// its History is the caller's: one entry per layer, and one marked
+	// EmptyLayer per step without one.
+	Config *Config
+	Parent string      // the manifest digest of the image it was made from (Record.Parent)
+	Names  []Reference // the names it gets, if any
+}
+
+// AddBuilt writes the image's config and manifest (OCI media types) into
+// the store and records it. The base's layers keep their blobs and
+// digests; a docker media type becomes the OCI one for the same bytes.
+func (s *Store) AddBuilt(b Built) (*Image, error) {
+	c := b.Config
+	m := Manifest{SchemaVersion: 2, MediaType: MediaOCIManifest}
+	c.RootFS.Type, c.RootFS.DiffIDs = "layers", []string{}
+	var size int64
+	if b.Base != nil {
+		for _, l := range b.Base.Manifest.Layers {
+			m.Layers = append(m.Layers, Descriptor{MediaType: ociLayerType(l.MediaType), Digest: l.Digest, Size: l.Size})
+		}
+		c.RootFS.DiffIDs = append(c.RootFS.DiffIDs, b.Base.Config.RootFS.DiffIDs...)
+		size = b.Base.Size
+	}
+	var added []string
+	if b.Layer != nil {
+		m.Layers = append(m.Layers, b.Layer.Blob)
+		c.RootFS.DiffIDs = append(c.RootFS.DiffIDs, b.Layer.DiffID)
+		size += b.Layer.Size
+		added = append(added, b.Layer.Added...)
+	}
+	if len(m.Layers) == 0 {
+		m.Layers = []Descriptor{} // "layers": [] and not null, as the spec's schema wants
+	}
+	if c.Architecture == "" {
+		c.Architecture, c.OS = runtime.GOARCH, "linux"
+	}
+	config, err := json.Marshal(c)
+	if err != nil {
+		return nil, err
+	}
+	cd, path, err := s.PutBlob(config)
+	if path != "" {
+		added = append(added, path)
+	}
+	if err != nil {
+		s.Discard(added)
+		return nil, err
+	}
+	m.Config = Descriptor{MediaType: MediaOCIConfig, Digest: cd, Size: int64(len(config))}
+	manifest, err := json.Marshal(m)
+	if err != nil {
+		s.Discard(added)
+		return nil, err
+	}
+	md, path, err := s.PutBlob(manifest)
+	if path != "" {
+		added = append(added, path)
+	}
+	if err == nil {
+		err = s.Add(md, Record{Config: cd, Size: size, Added: time.Now().UTC(), Parent: b.Parent}, b.Names)
+	}
+	if err != nil {
+		s.Discard(added)
+		return nil, err
+	}
+	img, err := s.Resolve(md)
+	if errors.Is(err, ErrNotFound) {
+		return nil, fmt.Errorf("image %s went missing as it was added (another mini removed it): run the command again", Short(cd))
+	}
+	return img, err
+}
+
+// ociLayerType is the OCI media type of a layer blob: docker's schema 2
+// names the same bytes otherwise.
+func ociLayerType(mt string) string {
+	switch Compression(mt) {
+	case "none":
+		return MediaOCILayer
+	case "gzip":
+		return MediaOCILayerGzip
+	}
+	return mt
+}
