@@ -257,6 +257,27 @@ func (s *Store) Images() ([]*Image, error) {
 	return out, nil
 }
 
+// Children lists the images made from the image whose manifest digest is
+// parent (Record.Parent): where mini build's cache looks.
+func (s *Store) Children(parent string) ([]*Image, error) {
+	ix, err := s.readIndex()
+	if err != nil {
+		return nil, err
+	}
+	var out []*Image
+	for d, rec := range ix.Images {
+		if rec.Parent != parent {
+			continue
+		}
+		img, err := s.load(ix, d)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, img)
+	}
+	return out, nil
+}
+
 // Add records the image whose manifest is digest under names. Its blobs
 // and layers must be in the store already: the index is written last, so
 // that a pull or load killed half-way leaves no image half there.

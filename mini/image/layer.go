@@ -194,9 +194,9 @@ type Built struct {
 	// Base is the image it is made on, nil for none (FROM scratch): its
 	// layers come first.
 	Base *Image
-	// Layer is the new layer on top, nil for a step that changes only the
-	// config (ENV, CMD ...).
-	Layer *Layer
+	// Layers are the new layers on top, bottom first: none for a step that
+	// changes only the config (ENV, CMD ...).
+	Layers []*Layer
 	// Config is the new config. Its layers (RootFS) are filled in here;
 	// its History is the caller's: one entry per layer, and one marked
 	// EmptyLayer per step without one.
@@ -221,11 +221,11 @@ func (s *Store) AddBuilt(b Built) (*Image, error) {
 		size = b.Base.Size
 	}
 	var added []string
-	if b.Layer != nil {
-		m.Layers = append(m.Layers, b.Layer.Blob)
-		c.RootFS.DiffIDs = append(c.RootFS.DiffIDs, b.Layer.DiffID)
-		size += b.Layer.Size
-		added = append(added, b.Layer.Added...)
+	for _, l := range b.Layers {
+		m.Layers = append(m.Layers, l.Blob)
+		c.RootFS.DiffIDs = append(c.RootFS.DiffIDs, l.DiffID)
+		size += l.Size
+		added = append(added, l.Added...)
 	}
 	if len(m.Layers) == 0 {
 		m.Layers = []Descriptor{} // "layers": [] and not null, as the spec's schema wants
@@ -279,4 +279,19 @@ func ociLayerType(mt string) string {
 		return MediaOCILayerGzip
 	}
 	return mt
+}
+
+// PutDiff puts in the store the layer that dir, a container's upper
+// directory, is (overlay.Diff makes its tar as PutLayer reads it).
+func (s *Store) PutDiff(dir string, opt overlay.DiffOptions, warn func(string, ...any)) (*Layer, error) {
+	pr, pw := io.Pipe()
+	done := make(chan struct{})
+	go func() {
+		pw.CloseWithError(overlay.Diff(pw, dir, opt))
+		close(done)
+	}()
+	l, err := s.PutLayer(pr, warn)
+	pr.Close() // a Diff still writing stops
+	<-done
+	return l, err
 }

@@ -79,6 +79,14 @@ type Config struct {
 	History []History `json:"history,omitempty"`
 }
 
+// Clone is a deep copy of c, for mini build and mini commit to change.
+func (c *Config) Clone() *Config {
+	data, _ := json.Marshal(c) // a Config always encodes
+	var out Config
+	json.Unmarshal(data, &out)
+	return &out
+}
+
 // RunConfig is the config's "config": what a container of the image runs,
 // as docker's Dockerfile instructions set it (CMD, ENV, WORKDIR ...).
 type RunConfig struct {
