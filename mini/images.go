@@ -22,7 +22,7 @@ import (
 )
 
 // The image commands, docker's names and output shapes: mini images, tag
-// and rmi read and change the store here; mini pull, load and save run
+// and rmi read and change the store here; mini pull, push, load and save run
 // bin/mini-image (imageTool), which holds the registry client and the
 // archive code, so that bin/mini, which starts twice per container, does
 // not carry them (docs/images.md).
@@ -233,7 +233,7 @@ func imageToolPath() (string, error) {
 	if p, err := exec.LookPath("mini-image"); err == nil {
 		return p, nil
 	}
-	return "", errors.New("mini-image is not beside mini nor on $PATH: run 'make build', which builds both (pull, load and save are in it)")
+	return "", errors.New("mini-image is not beside mini nor on $PATH: run 'make build', which builds both (pull, push, load and save are in it)")
 }
 
 // pullForRun pulls an image mini run needs, as docker run does: progress

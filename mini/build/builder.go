@@ -13,8 +13,8 @@ import (
 	"time"
 
 	"mini/mini/image"
-	overlay "mini/steps/08-overlay"
 	"mini/steps"
+	overlay "mini/steps/08-overlay"
 )
 
 // Options are mini build's.
