@@ -94,6 +94,7 @@ func commit(s *container.State, dataRoot, author, message string, changes []stri
 			return nil, err
 		}
 		cfg = base.Config.Clone()
+		cfg.CompleteHistory()
 	} else {
 		l, err := store.PutDiff(spec.Image, overlay.DiffOptions{}, warn)
 		if err != nil {

@@ -108,7 +108,10 @@ func historyRows(s *image.Store, img *image.Image) ([]historyRow, error) {
 	for i, cur := len(rows)-1, img; i >= 0 && cur != nil; i-- {
 		rows[i].id = cur.ID
 		parent, err := s.Resolve(cur.Parent)
-		if err != nil || len(parent.Config.History) != i {
+		if err != nil {
+			break
+		}
+		if parent.Config.CompleteHistory(); len(parent.Config.History) != i {
 			break
 		}
 		cur = parent

@@ -225,6 +225,7 @@ func (b *builder) from(in Instruction, lx lexer) error {
 	}
 	b.img, b.parent = img, img.Digest
 	b.config = img.Config.Clone()
+	b.config.CompleteHistory()
 	fmt.Fprintf(b.opt.Out, " ---> %s\n", image.Short(img.ID))
 	return nil
 }
@@ -314,6 +315,9 @@ func (b *builder) copy(in Instruction, lx lexer) error {
 		if chown, err = lx.word(chown); err != nil || steps.CheckUser(chown) != nil {
 			return in.errorf("%s --chown=%s: want USER[:GROUP], names or numbers", in.Cmd, chown)
 		}
+	}
+	if len(srcArgs) > 1 && !destDir {
+		return in.errorf("%s: %d sources: the destination must be a directory and end with a / (docker's rule)", in.Cmd, len(srcArgs))
 	}
 	srcs, err := b.ctx.sources(srcArgs)
 	if err != nil {

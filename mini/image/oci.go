@@ -87,6 +87,22 @@ func (c *Config) Clone() *Config {
 	return &out
 }
 
+// CompleteHistory gives each layer that the history does not account for
+// (an image made by a tool that writes no history) an entry, at the
+// start: mini history pairs the entries that are not EmptyLayer with the
+// layers, in order, and a build adds one entry per step.
+func (c *Config) CompleteHistory() {
+	n := 0
+	for _, h := range c.History {
+		if !h.EmptyLayer {
+			n++
+		}
+	}
+	if missing := len(c.RootFS.DiffIDs) - n; missing > 0 {
+		c.History = append(make([]History, missing), c.History...)
+	}
+}
+
 // RunConfig is the config's "config": what a container of the image runs,
 // as docker's Dockerfile instructions set it (CMD, ENV, WORKDIR ...).
 type RunConfig struct {
