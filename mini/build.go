@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"os/signal"
 	"path/filepath"
 	"strings"
 
@@ -55,6 +56,8 @@ func buildMain(args []string) int {
 	}
 	opt.Run = runStep(absRoot(*root), *dataRoot, *network)
 	opt.Pull = func(name string) error { return pullForRun(*dataRoot, name) }
+	opt.PutDiff = func(dir string, o overlay.DiffOptions) (*image.Layer, error) { return putDiff(*dataRoot, dir, o) }
+	opt.Unpack = unpackArchive
 	if _, err := build.Build(*opt); err != nil {
 		var runErr *build.RunError
 		if errors.As(err, &runErr) {
@@ -162,6 +165,10 @@ func runStep(root, dataRoot, network string) build.Runner {
 		}
 		req.Started(spec.ID)
 		code, runErr := runContainer(args, spec, opts)
+		// The engine caught Ctrl-C and the like to pass them to the
+		// container, and goes on catching them: the build's next steps
+		// must stop on them again.
+		signal.Reset(unix.SIGINT, unix.SIGTERM, unix.SIGHUP, unix.SIGQUIT, unix.SIGUSR1, unix.SIGUSR2)
 		s, err := container.Load(spec.Root, spec.ID)
 		if err != nil {
 			// It never started: nothing of it is left.

@@ -69,6 +69,7 @@ func commit(s *container.State, dataRoot, author, message string, changes []stri
 	if err != nil {
 		return nil, err
 	}
+	store.Sweep()
 	upper := overlay.LayersOf(container.Dir(spec.Root, s.ID)).Upper
 	if _, err := os.Lstat(upper); err != nil {
 		return nil, fmt.Errorf("container %s: its upper layer: %w", s.Name, err)
@@ -80,7 +81,6 @@ func commit(s *container.State, dataRoot, author, message string, changes []stri
 	cfg := &image.Config{}
 	var layers []*image.Layer
 	now := time.Now().UTC()
-	warn := func(f string, a ...any) { fmt.Fprintf(os.Stderr, "mini: warning: "+f+"\n", a...) }
 	discard := func() {
 		for _, l := range layers {
 			store.Discard(l.Added)
@@ -96,14 +96,14 @@ func commit(s *container.State, dataRoot, author, message string, changes []stri
 		cfg = base.Config.Clone()
 		cfg.CompleteHistory()
 	} else {
-		l, err := store.PutDiff(spec.Image, overlay.DiffOptions{}, warn)
+		l, err := putDiff(dataRoot, spec.Image, overlay.DiffOptions{})
 		if err != nil {
 			return nil, fmt.Errorf("the image directory %s as a layer: %w", spec.Image, err)
 		}
 		layers = append(layers, l)
 		cfg.History = append(cfg.History, image.History{Created: &now, CreatedBy: "mini commit: the directory " + spec.Image})
 	}
-	l, err := store.PutDiff(upper, overlay.DiffOptions{UIDMap: spec.UIDMap, GIDMap: spec.GIDMap}, warn)
+	l, err := putDiff(dataRoot, upper, overlay.DiffOptions{UIDMap: spec.UIDMap, GIDMap: spec.GIDMap})
 	if err != nil {
 		discard()
 		return nil, fmt.Errorf("container %s: its upper layer: %w", s.Name, err)

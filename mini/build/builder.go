@@ -30,6 +30,12 @@ type Options struct {
 	Out          io.Writer // the steps' lines
 	Run          Runner
 	Pull         func(name string) error // pulls a FROM image the store lacks
+	// PutDiff makes a directory (an upper directory) a layer of the
+	// store, and Unpack unpacks ADD's archive into a directory, saying
+	// whether it was one: both in bin/mini-image, whose gzip bin/mini does
+	// not link (mini/layers.go).
+	PutDiff func(dir string, opt overlay.DiffOptions) (*image.Layer, error)
+	Unpack  func(archive, dir *os.File) (bool, error)
 }
 
 // Runner runs one RUN instruction: a container of the image Image (an
@@ -90,6 +96,7 @@ type builder struct {
 // as its parent: the next build finds it there (the cache). The last one
 // gets the tags.
 func Build(opt Options) (*image.Image, error) {
+	opt.Store.Sweep() // what a build or a pull killed half-way left in tmp/
 	ctx, err := openContext(opt.Context)
 	if err != nil {
 		return nil, err
@@ -272,7 +279,7 @@ func (b *builder) run(in Instruction) error {
 		if res.Code != 0 {
 			return nil, &RunError{Command: strings.Join(argv, " "), Code: res.Code}
 		}
-		l, err := b.opt.Store.PutDiff(res.Upper, overlay.DiffOptions{UIDMap: res.UIDMap, GIDMap: res.GIDMap}, b.warn)
+		l, err := b.opt.PutDiff(res.Upper, overlay.DiffOptions{UIDMap: res.UIDMap, GIDMap: res.GIDMap})
 		if err != nil {
 			return nil, in.errorf("RUN: the container's layer: %v", err)
 		}
@@ -360,7 +367,7 @@ func (b *builder) copy(in Instruction, lx lexer) error {
 				}
 				o = id
 			}
-			job := &copyJob{ctx: b.ctx, srcs: srcs, dest: dest, destDir: destDir, owner: o, add: in.Cmd == "ADD", warn: b.warn}
+			job := &copyJob{ctx: b.ctx, srcs: srcs, dest: dest, destDir: destDir, owner: o, add: in.Cmd == "ADD", unpack: b.opt.Unpack}
 			if err := job.run(s); err != nil {
 				return false, in.errorf("%s %v", in.Cmd, err)
 			}
@@ -452,7 +459,7 @@ func (b *builder) inScratch(write func(*scratch) (bool, error)) (*image.Layer, e
 	}
 	// The files are the build's, made without a user namespace: owners
 	// as they are.
-	return b.opt.Store.PutDiff(s.upper, overlay.DiffOptions{}, b.warn)
+	return b.opt.PutDiff(s.upper, overlay.DiffOptions{})
 }
 
 // commit ends a step: the cache's image for it if there is one (its
@@ -514,10 +521,6 @@ func (b *builder) cached(text string) (*image.Image, error) {
 		}
 	}
 	return found, nil
-}
-
-func (b *builder) warn(format string, args ...any) {
-	fmt.Fprintf(b.opt.Out, "mini: warning: "+format+"\n", args...)
 }
 
 // DefaultDockerfile is -f's default: the Dockerfile in the context.

@@ -1,21 +1,13 @@
 package build
 
 import (
-	"archive/tar"
-	"bufio"
 	"bytes"
-	"compress/bzip2"
-	"compress/gzip"
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"path"
-	"strconv"
 
 	"golang.org/x/sys/unix"
-
-	overlay "mini/steps/08-overlay"
 )
 
 // COPY and ADD, as docker does them:
@@ -28,8 +20,9 @@ import (
 //   - DEST relative: under WORKDIR; missing directories are made, 0755;
 //   - owner 0:0, or --chown's, for everything copied and every directory
 //     made; mode and modification time the context's;
-//   - ADD of a tar archive (plain, gzip or bzip2) unpacks it into DEST, its
-//     owners kept (overlay.ApplyLayer: as hostile as a layer).
+//   - ADD of a tar archive (plain, gzip, bzip2 or zstd) unpacks it into
+//     DEST, its owners kept (overlay.ApplyLayer, as hostile as a layer, in
+//     bin/mini-image: Options.Unpack).
 
 // copyJob is one COPY or ADD.
 type copyJob struct {
@@ -39,7 +32,7 @@ type copyJob struct {
 	destDir bool   // DEST ended with /
 	owner   owner
 	add     bool
-	warn    func(string, ...any)
+	unpack  func(archive, dir *os.File) (bool, error) // Options.Unpack
 }
 
 // run copies into the scratch mount.
@@ -54,17 +47,18 @@ func (j *copyJob) run(s *scratch) error {
 
 func (j *copyJob) copySource(s *scratch, src source) error {
 	if j.add && !src.isDir() {
-		r, err := archive(src.f)
+		if isXZ(src.f) {
+			return errors.New("an xz archive: mini's ADD unpacks tar, tar.gz, tar.bz2 and tar.zst: decompress it first, or COPY it as it is")
+		}
+		// Unpacked if it is an archive (Unpack says), into DEST.
+		dir, err := s.mkdirAll(j.dest, j.owner)
 		if err != nil {
 			return err
 		}
-		if r != nil {
-			dir, err := s.mkdirAll(j.dest, j.owner)
-			if err != nil {
-				return err
-			}
-			defer dir.Close()
-			return overlay.ApplyLayer(r, "/proc/self/fd/"+strconv.Itoa(int(dir.Fd())), overlay.ApplyOptions{Archive: true, Warn: j.warn})
+		unpacked, err := j.unpack(src.f, dir)
+		dir.Close()
+		if err != nil || unpacked {
+			return err
 		}
 	}
 	if src.isDir() {
@@ -201,37 +195,13 @@ func copyFD(to, from int) error {
 	}
 }
 
-// archive returns the tar f holds, decompressed, if it is one that ADD
-// unpacks (a tar, plain, gzip or bzip2: told by their first bytes, and by
-// a valid tar header after); nil if f is another file, which ADD copies.
-func archive(f *os.File) (io.Reader, error) {
-	r := io.NewSectionReader(f, 0, 1<<62)
-	magic := make([]byte, 6)
-	n, _ := io.ReadFull(r, magic)
-	magic = magic[:n]
-	r.Seek(0, io.SeekStart)
-	var dec io.Reader = r
-	switch {
-	case bytes.HasPrefix(magic, []byte{0x1f, 0x8b}):
-		gz, err := gzip.NewReader(r)
-		if err != nil {
-			return nil, nil
-		}
-		dec = gz
-	case bytes.HasPrefix(magic, []byte("BZh")):
-		dec = bzip2.NewReader(r)
-	case bytes.HasPrefix(magic, []byte{0xfd, '7', 'z', 'X', 'Z', 0}):
-		return nil, errors.New("an xz archive: mini's ADD unpacks tar, tar.gz and tar.bz2: decompress it first, or COPY it as it is")
-	case bytes.HasPrefix(magic, []byte{0x28, 0xb5, 0x2f, 0xfd}):
-		return nil, errors.New("a zstd archive: mini's ADD unpacks tar, tar.gz and tar.bz2: decompress it first, or COPY it as it is")
-	}
-	br := bufio.NewReaderSize(dec, 64<<10)
-	block, err := br.Peek(512)
-	if err != nil {
-		return nil, nil // shorter than a tar header: a file
-	}
-	if _, err := tar.NewReader(bytes.NewReader(block)).Next(); err != nil && !errors.Is(err, io.ErrUnexpectedEOF) {
-		return nil, nil
-	}
-	return br, nil
+// xzMagic starts an xz file: docker's ADD unpacks those, mini's does not
+// (Go's standard library has no xz).
+var xzMagic = []byte{0xfd, '7', 'z', 'X', 'Z', 0}
+
+// isXZ says whether f starts with xzMagic.
+func isXZ(f *os.File) bool {
+	magic := make([]byte, len(xzMagic))
+	n, _ := f.ReadAt(magic, 0)
+	return bytes.Equal(magic[:n], xzMagic)
 }

@@ -1,28 +1,25 @@
 package image
 
 import (
-	"compress/gzip"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"hash"
-	"io"
 	"os"
 	"path/filepath"
 	"runtime"
 	"strconv"
 	"time"
-
-	overlay "mini/steps/08-overlay"
 )
 
 // Putting things in the store: blobs and unpacked layers are made in tmp/
 // and renamed into place complete (Place), so blobs/ and layers/ hold only
 // whole things. A pull or a load (mini/image/transfer) verifies what comes
-// against the digests it was promised; mini commit and mini build make
-// their layers here (PutLayer) and their images (AddBuilt).
+// against the digests it was promised; mini commit and mini build have
+// their layers made by bin/mini-image too (transfer.PutLayer: gzip is not
+// linked in bin/mini, whose every start would pay for its tables) and
+// make their images here (AddBuilt).
 
 // Place renames tmp, complete and verified, to path in the store. If
 // another mini put the same there first, its copy stays and tmp goes; placed
@@ -96,8 +93,13 @@ func (s *Store) PlaceLayer(tmp, diffID string, size int64) (bool, error) {
 	return s.Place(tmp, s.LayerRoot(diffID))
 }
 
-// Layer is a layer mini made (PutLayer): its blob, gzip-compressed, and
-// what it is uncompressed.
+// NotArchive is the exit code of "mini-image unpack" (mini build's ADD)
+// for a file that is not an archive it unpacks: ADD then copies it as it
+// is.
+const NotArchive = 3
+
+// Layer is a layer mini made (transfer.PutLayer): its blob,
+// gzip-compressed, and what it is uncompressed.
 type Layer struct {
 	Blob   Descriptor
 	DiffID string
@@ -106,88 +108,6 @@ type Layer struct {
 	// Discard if the image it was for is not made after all.
 	Added []string
 }
-
-// PutLayer puts in the store the layer whose uncompressed tar r gives
-// (overlay.Diff's, or a tar mini build's ADD unpacks), reading r once: the
-// tar is hashed (the diff id), gzip-compressed into a blob while that is
-// hashed too (the digest a registry names it by), and unpacked by
-// overlay.ApplyLayer, as a pull unpacks a layer, into the directory a
-// container of the image stacks. warn prints what ApplyLayer skips.
-func (s *Store) PutLayer(r io.Reader, warn func(string, ...any)) (*Layer, error) {
-	blobTmp, err := s.TempPath("blob")
-	if err != nil {
-		return nil, err
-	}
-	f, err := os.OpenFile(blobTmp, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
-	if err != nil {
-		return nil, fmt.Errorf("write blob: %w", err)
-	}
-	defer os.Remove(blobTmp) // once placed, it is not there any more
-	defer f.Close()
-	layerTmp, diff, err := s.MakeLayerDir()
-	if err != nil {
-		return nil, err
-	}
-	defer RemoveAll(layerTmp)
-
-	blob := &hashWriter{w: f, h: sha256.New()}
-	// Docker's default compression level trades size for speed the same
-	// way: a layer is compressed once and read many times.
-	gz, err := gzip.NewWriterLevel(blob, gzip.DefaultCompression)
-	if err != nil {
-		return nil, err
-	}
-	tar := &hashWriter{w: gz, h: sha256.New()}
-	err = overlay.ApplyLayer(io.TeeReader(r, tar), diff, overlay.ApplyOptions{Rootless: os.Geteuid() != 0, Warn: warn})
-	if err == nil {
-		err = gz.Close()
-	}
-	if err == nil {
-		err = f.Close()
-	}
-	if err != nil {
-		return nil, fmt.Errorf("make a layer: %w", err)
-	}
-	l := &Layer{
-		Blob:   Descriptor{MediaType: MediaOCILayerGzip, Digest: blob.digest(), Size: blob.n},
-		DiffID: tar.digest(),
-		Size:   tar.n,
-	}
-	placed, err := s.Place(blobTmp, s.BlobPath(l.Blob.Digest))
-	if err != nil {
-		return nil, err
-	}
-	if placed {
-		l.Added = append(l.Added, s.BlobPath(l.Blob.Digest))
-	}
-	if Has(s.LayerRoot(l.DiffID)) {
-		return l, nil // the same files as a layer the store has: one copy
-	}
-	if placed, err = s.PlaceLayer(layerTmp, l.DiffID, l.Size); err != nil {
-		s.Discard(l.Added)
-		return nil, err
-	}
-	if placed {
-		l.Added = append(l.Added, s.LayerRoot(l.DiffID))
-	}
-	return l, nil
-}
-
-// hashWriter hashes and counts what is written through it.
-type hashWriter struct {
-	w io.Writer
-	h hash.Hash
-	n int64
-}
-
-func (h *hashWriter) Write(p []byte) (int, error) {
-	n, err := h.w.Write(p)
-	h.h.Write(p[:n])
-	h.n += int64(n)
-	return n, err
-}
-
-func (h *hashWriter) digest() string { return "sha256:" + hex.EncodeToString(h.h.Sum(nil)) }
 
 // Built is an image mini makes: mini commit, and each step of mini build.
 type Built struct {
@@ -279,19 +199,4 @@ func ociLayerType(mt string) string {
 		return MediaOCILayerGzip
 	}
 	return mt
-}
-
-// PutDiff puts in the store the layer that dir, a container's upper
-// directory, is (overlay.Diff makes its tar as PutLayer reads it).
-func (s *Store) PutDiff(dir string, opt overlay.DiffOptions, warn func(string, ...any)) (*Layer, error) {
-	pr, pw := io.Pipe()
-	done := make(chan struct{})
-	go func() {
-		pw.CloseWithError(overlay.Diff(pw, dir, opt))
-		close(done)
-	}()
-	l, err := s.PutLayer(pr, warn)
-	pr.Close() // a Diff still writing stops
-	<-done
-	return l, err
 }

@@ -33,11 +33,18 @@ func Main(args []string) int {
 		err = saveMain(args[1:])
 	case "push":
 		err = pushMain(args[1:])
+	case "put-layer": // bin/mini's, for commit and build
+		err = putLayerMain(args[1:])
+	case "unpack": // bin/mini's, for build's ADD
+		err = unpackMain(args[1:])
 	default:
 		err = fmt.Errorf("mini-image: unknown command %q: it runs mini pull, push, load and save", args[0])
 	}
 	if errors.Is(err, pflag.ErrHelp) {
 		return 0
+	}
+	if errors.Is(err, errNotArchive) {
+		return image.NotArchive
 	}
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "mini: %s\n", strings.Join(strings.Fields(err.Error()), " "))
