@@ -158,6 +158,12 @@ func (b *builder) step(in Instruction) error {
 	case "WORKDIR":
 		return b.workdir(in, lx)
 	}
+	return b.configStep(in, lx, nil)
+}
+
+// configStep applies an instruction that changes the config, and ends
+// the step with layer's layer, if any: WORKDIR's directory.
+func (b *builder) configStep(in Instruction, lx lexer, layer func(c image.RunConfig) (*image.Layer, error)) error {
 	c := b.config.Config
 	text, err := applyConfig(in, &c, lx, &b.cmdSet)
 	if err != nil {
@@ -165,7 +171,10 @@ func (b *builder) step(in Instruction) error {
 	}
 	return b.commit("/bin/sh -c #(nop) "+text, func(cfg *image.Config) (*image.Layer, error) {
 		cfg.Config = c
-		return nil, nil
+		if layer == nil {
+			return nil, nil
+		}
+		return layer(c)
 	})
 }
 
@@ -411,13 +420,7 @@ func listsUID(passwd []byte, uid int) bool {
 // workdir is WORKDIR: the config's, and the directory made if the image
 // lacks it, owned by USER (as BuildKit and buildah make it).
 func (b *builder) workdir(in Instruction, lx lexer) error {
-	c := b.config.Config
-	text, err := applyConfig(in, &c, lx, &b.cmdSet)
-	if err != nil {
-		return err
-	}
-	return b.commit("/bin/sh -c #(nop) "+text, func(cfg *image.Config) (*image.Layer, error) {
-		cfg.Config = c
+	return b.configStep(in, lx, func(c image.RunConfig) (*image.Layer, error) {
 		return b.inScratch(func(s *scratch) (bool, error) {
 			there, _, err := s.exists(c.WorkingDir)
 			if err != nil || there {

@@ -5,7 +5,6 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"hash"
 	"io"
 	"os"
 	"path"
@@ -317,13 +316,12 @@ func (c *buildContext) items(s source, fn func(item) error) error {
 // rule too).
 func (c *buildContext) digest(srcs []source) (string, error) {
 	h := sha256.New()
-	buf := make([]byte, 64<<10)
 	for _, s := range srcs {
 		fmt.Fprintf(h, "source %s\n", s.rel)
 		err := c.items(s, func(it item) error {
 			fmt.Fprintf(h, "%s\x00%o\x00%s\x00", it.rel, it.st.Mode, it.link)
 			if it.st.Mode&unix.S_IFMT == unix.S_IFREG {
-				if err := hashFD(h, it.fd, buf); err != nil {
+				if err := preadTo(h, it.fd); err != nil {
 					return fmt.Errorf("read %s/%s: %w", s.rel, it.rel, err)
 				}
 			}
@@ -337,8 +335,11 @@ func (c *buildContext) digest(srcs []source) (string, error) {
 	return hex.EncodeToString(h.Sum(nil)), nil
 }
 
-// hashFD hashes what fd holds, from its start (pread: the offset stays).
-func hashFD(h hash.Hash, fd int, buf []byte) error {
+// preadTo writes what fd holds, from its start, to w: pread(2), so that
+// the file's offset stays where it was (the digest reads a file, then the
+// copy reads it again).
+func preadTo(w io.Writer, fd int) error {
+	buf := make([]byte, 128<<10)
 	var off int64
 	for {
 		n, err := unix.Pread(fd, buf, off)
@@ -351,7 +352,9 @@ func hashFD(h hash.Hash, fd int, buf []byte) error {
 		if n == 0 {
 			return nil
 		}
-		h.Write(buf[:n])
+		if _, err := w.Write(buf[:n]); err != nil {
+			return err
+		}
 		off += int64(n)
 	}
 }

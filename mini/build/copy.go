@@ -152,8 +152,9 @@ func (j *copyJob) put(dirfd int, name string, it item) error {
 	if err != nil {
 		return fmt.Errorf("openat %s: %w", name, err)
 	}
-	defer unix.Close(fd)
-	if err := copyFD(fd, it.fd); err != nil {
+	f := os.NewFile(uintptr(fd), name)
+	defer f.Close()
+	if err := preadTo(f, it.fd); err != nil {
 		return fmt.Errorf("copy %s: %w", name, err)
 	}
 	// chown(2) clears setuid and setgid: the mode comes after it.
@@ -164,35 +165,6 @@ func (j *copyJob) put(dirfd int, name string, it item) error {
 		return fmt.Errorf("chmod %s: %w", name, err)
 	}
 	return unix.Futimes(fd, []unix.Timeval{unix.NsecToTimeval(it.st.Mtim.Nano()), unix.NsecToTimeval(it.st.Mtim.Nano())})
-}
-
-// copyFD copies from (read with pread(2) from its start) to to.
-func copyFD(to, from int) error {
-	buf := make([]byte, 128<<10)
-	var off int64
-	for {
-		n, err := unix.Pread(from, buf, off)
-		if err == unix.EINTR {
-			continue
-		}
-		if err != nil {
-			return err
-		}
-		if n == 0 {
-			return nil
-		}
-		for w := 0; w < n; {
-			m, err := unix.Write(to, buf[w:n])
-			if err == unix.EINTR {
-				continue
-			}
-			if err != nil {
-				return err
-			}
-			w += m
-		}
-		off += int64(n)
-	}
 }
 
 // xzMagic starts an xz file: docker's ADD unpacks those, mini's does not
