@@ -62,7 +62,8 @@ type RunResult struct {
 	Remove func() error // removes the container, as mini rm
 }
 
-// The exit code of a build that failed in a RUN is the RUN's (docker's).
+// RunError is a RUN whose command failed: the build exits with its code,
+// as docker's does.
 type RunError struct {
 	Command string
 	Code    int
@@ -80,7 +81,6 @@ const ScratchParent = "scratch"
 type builder struct {
 	opt     Options
 	ctx     *buildContext
-	escape  byte
 	img     *image.Image // the image so far; nil FROM scratch
 	parent  string       // its manifest digest, the cache's parent
 	config  *image.Config
@@ -102,7 +102,7 @@ func Build(opt Options) (*image.Image, error) {
 		return nil, err
 	}
 	defer ctx.close()
-	b := &builder{opt: opt, ctx: ctx, escape: '\\', args: map[string]string{}, global: map[string]string{}, used: map[string]bool{}}
+	b := &builder{opt: opt, ctx: ctx, args: map[string]string{}, global: map[string]string{}, used: map[string]bool{}}
 	n := len(opt.Instructions)
 	for i, in := range opt.Instructions {
 		fmt.Fprintf(opt.Out, "Step %d/%d : %s\n", i+1, n, in.String())
@@ -145,7 +145,7 @@ func (b *builder) vars() vars {
 
 // step runs one instruction.
 func (b *builder) step(in Instruction) error {
-	lx := b.vars().lexer(b.escape)
+	lx := b.vars().lexer(in.Escape)
 	switch in.Cmd {
 	case "ARG":
 		return b.arg(in, lx)

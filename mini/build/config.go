@@ -187,7 +187,7 @@ func exposed(w string) ([]string, error) {
 // (CMD, ENTRYPOINT, ENV, EXPOSE, LABEL, USER or WORKDIR), to c, as docker
 // commit --change does. It returns the history entry's text.
 func ApplyChange(change string, c *image.RunConfig) (string, error) {
-	in := Instruction{File: "-c", Line: 1, Rest: strings.TrimSpace(change)}
+	in := Instruction{File: "-c", Line: 1, Rest: strings.TrimSpace(change), Escape: '\\'}
 	if err := in.split(); err != nil {
 		return "", fmt.Errorf("-c %q: %v", change, strings.TrimPrefix(err.Error(), "-c:1: "))
 	}

@@ -29,6 +29,8 @@ type Instruction struct {
 	// says Rest is one.
 	Exec   []string
 	IsExec bool
+	// Escape is the escape character: \, or ` after "# escape=`".
+	Escape byte
 }
 
 // String is the instruction as docker's "Step N/M : ..." line shows it.
@@ -97,7 +99,7 @@ func Parse(file string, r io.Reader) ([]Instruction, error) {
 			line = line[:len(line)-1]
 		}
 		if cur == nil {
-			cur = &Instruction{File: file, Line: n}
+			cur = &Instruction{File: file, Line: n, Escape: escape}
 			cur.Rest = strings.TrimLeft(line, " \t")
 		} else {
 			cur.Rest += line

@@ -59,8 +59,8 @@ func TestParseEscape(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got[1].Rest != `a  b\` {
-		t.Errorf("with escape=`: %q", got[1].Rest)
+	if got[1].Rest != `a  b\` || got[1].Escape != '`' {
+		t.Errorf("with escape=`: %q, escape %q", got[1].Rest, got[1].Escape)
 	}
 }
 
