@@ -77,13 +77,14 @@ func parseSessions(t *testing.T, file string) []session {
 	defer f.Close()
 	var out []session
 	in := false
+	fence := "" // the block's indentation (a block in a list is indented): output keeps its own
 	sc := bufio.NewScanner(f)
 	for n := 1; sc.Scan(); n++ {
 		line := strings.TrimRight(sc.Text(), " \t")
 		trimmed := strings.TrimSpace(line)
 		switch {
 		case !in && trimmed == "```console":
-			in = true
+			in, fence = true, indentOf(line, trimmed)
 		case in && trimmed == "```":
 			in = false
 		case in && strings.HasPrefix(trimmed, "$ "):
@@ -92,7 +93,7 @@ func parseSessions(t *testing.T, file string) []session {
 			cmd = strings.ReplaceAll(cmd, "bin/mini ", "mini ")
 			out = append(out, session{line: n, command: cmd})
 		case in && len(out) > 0:
-			out[len(out)-1].want = append(out[len(out)-1].want, strings.TrimPrefix(line, indentOf(line, trimmed)))
+			out[len(out)-1].want = append(out[len(out)-1].want, strings.TrimPrefix(line, fence))
 		}
 	}
 	return out

@@ -43,6 +43,9 @@ func condition(cond string) (bool, error) {
 	case "podman":
 		_, err := exec.LookPath("podman")
 		return err == nil, nil
+	case "buildah":
+		_, err := exec.LookPath("buildah")
+		return err == nil, nil
 	case "containerd": // and what the containerd scenario drives it with
 		for _, p := range []string{"containerd", "ctr", "containerd-shim-runc-v2", "script", "unshare"} {
 			if _, err := exec.LookPath(p); err != nil {

@@ -114,12 +114,15 @@ func start(t Target, p *Process) (*Started, error) {
 	if err != nil {
 		return nil, err
 	}
-	userns, err := join(t, ns, trace)
+	userns, cgroupns, err := join(t, ns, trace)
 	if err != nil {
 		return nil, err
 	}
 	if userns >= 0 {
 		defer unix.Close(userns)
+	}
+	if cgroupns >= 0 {
+		defer unix.Close(cgroupns)
 	}
 	// From here on this thread's / is the container's (if it has a mount
 	// namespace): the command, its user and its directory are looked up
@@ -149,7 +152,7 @@ func start(t Target, p *Process) (*Started, error) {
 		return nil, fmt.Errorf("pipe: %w", err)
 	}
 	defer errR.Close()
-	a, keep, err := prepare(t, p, path, cred, userns, int(errW.Fd()))
+	a, keep, err := prepare(t, p, path, cred, userns, cgroupns, int(errW.Fd()))
 	if err != nil {
 		errW.Close()
 		return nil, err
@@ -157,6 +160,9 @@ func start(t Target, p *Process) (*Started, error) {
 	call := "clone3(CLONE_PIDFD)"
 	if t.CgroupDir >= 0 {
 		call = "clone3(CLONE_PIDFD|CLONE_INTO_CGROUP)"
+	}
+	if cgroupns >= 0 {
+		trace("%s: the child joins the cgroup namespace, once in the container's cgroup", call)
 	}
 	trace("%s: the child joins the user namespace, becomes uid %d gid %d, and execs %s", call, cred.uid, cred.gid, path)
 	// ForkLock: no fd is being made without close-on-exec while we fork
@@ -209,6 +215,8 @@ func childError(f failure, path, dir string) error {
 		what = "join the container's cgroup: write 0 to its tasks file"
 	case stepSetnsUser:
 		what = "setns CLONE_NEWUSER"
+	case stepSetnsCgroup:
+		what = "setns CLONE_NEWCGROUP"
 	case stepSetgroups:
 		what = "setgroups"
 	case stepSetgid:

@@ -58,6 +58,7 @@ const (
 // What failed in the child, reported on the error pipe with its errno.
 const (
 	stepCgroup = iota + 1
+	stepSetnsCgroup
 	stepSetnsUser
 	stepSetgroups
 	stepSetgid
@@ -86,6 +87,7 @@ type childArgs struct {
 	pidFD int32 // set by clone3 in the parent
 
 	userns     int // fd to setns(2) into with CLONE_NEWUSER; -1 for none
+	cgroupns   int // likewise CLONE_NEWCGROUP, once born in the cgroup (join.go)
 	setgroups  bool
 	groups     *uint32
 	ngroups    int
@@ -148,6 +150,12 @@ func (a *childArgs) child() {
 	for i := 0; i < a.ntasks && i < maxTasks; i++ {
 		if _, _, e = syscall.RawSyscall(unix.SYS_WRITE, uintptr(a.tasks[i]), uintptr(unsafe.Pointer(&a.zero[0])), 1); e != 0 {
 			a.fail(stepCgroup, e)
+		}
+	}
+	// Born in the container's cgroup v2: its cgroup namespace now.
+	if a.cgroupns >= 0 {
+		if _, _, e = syscall.RawSyscall(unix.SYS_SETNS, uintptr(a.cgroupns), unix.CLONE_NEWCGROUP, 0); e != 0 {
+			a.fail(stepSetnsCgroup, e)
 		}
 	}
 	// The user namespace last, while this process still has the host's

@@ -11,7 +11,7 @@ import (
 
 // prepare lays out what the child needs in memory it only reads. keep holds
 // what childArgs points into, for runtime.KeepAlive until the fork is done.
-func prepare(t Target, p *Process, path string, c cred, userns, errPipe int) (*childArgs, []any, error) {
+func prepare(t Target, p *Process, path string, c cred, userns, cgroupns, errPipe int) (*childArgs, []any, error) {
 	env := p.Env
 	if p.Home {
 		env = setEnv(env, "HOME", c.home)
@@ -37,7 +37,7 @@ func prepare(t Target, p *Process, path string, c cred, userns, errPipe int) (*c
 	}
 	a := &childArgs{
 		path: pathp, argv: &argv[0], envv: &envv[0], dir: dirp,
-		userns: userns, setgroups: c.setgroups, uid: c.uid, gid: c.gid,
+		userns: userns, cgroupns: cgroupns, setgroups: c.setgroups, uid: c.uid, gid: c.gid,
 		terminal: p.Terminal, errPipe: errPipe, all: ^uint64(0),
 	}
 	a.zero[0] = '0'
