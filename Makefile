@@ -4,7 +4,7 @@ IMAGE   ?= rootfs/busybox
 STEP    ?=
 VERSION ?= $(shell git describe --always --dirty 2>/dev/null || echo dev)
 
-.PHONY: help build install rootfs test test-unit lab-check demo bench bench-image bench-build realworld clean vm-test vm-clean conformance
+.PHONY: help build install rootfs test test-unit lab-check demo bench bench-image bench-build bench-oci realworld clean vm-test vm-clean conformance
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | expand -t 14
@@ -63,6 +63,9 @@ bench-image: build ## pull and unpack an image of 100 MB against skopeo + umoci;
 
 bench-build: build rootfs ## a Dockerfile built by mini build and by buildah bud; a rebuild from the cache (needs root)
 	sh scripts/bench.sh -build -n 5
+
+bench-oci: build rootfs ## mini create+start+delete beside runc and crun on one bundle; ctr run with mini and runc (needs root)
+	sh scripts/bench.sh -oci -n 30
 
 vm-test: ## run every test as root inside the Vagrant box (up first if needed), summary per step
 	VERSION=$(VERSION) GO=$(GO) sh scripts/vm-test.sh

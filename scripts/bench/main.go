@@ -64,6 +64,7 @@ func main() {
 	many := flag.Int("many", 100, "detached containers running for the mini ps row and the monitors' memory (0: skip)")
 	kills := flag.Int("kills", 100, "monitors SIGKILLed at random moments in the reclaim run (0: skip)")
 	onlyLife := flag.Bool("only-life", false, "run only the rows of detached containers: exec, ps, monitors")
+	ociRuns := flag.Bool("oci", false, "the OCI bench instead (make bench-oci): create, start and delete beside runc and crun on one bundle; ctr run with mini and with runc")
 	builds := flag.Bool("build", false, "the build bench instead (make bench-build): a Dockerfile built by mini build and by buildah bud, then with every step cached")
 	flag.Parse()
 	if os.Geteuid() != 0 {
@@ -82,6 +83,10 @@ func main() {
 	}
 	if *builds {
 		buildBench(bin, img, *runs)
+		return
+	}
+	if *ociRuns {
+		ociBench(bin, img, *runs, tmp)
 		return
 	}
 

@@ -28,6 +28,19 @@ func validateOCI(ctx *steps.Context) error {
 			}
 		}
 		spec.Caps = c.Bounding
+		// The kernel keeps an ambient capability only if it is permitted
+		// and inheritable too (capabilities(7)): one that is not is left
+		// out, as runc leaves it, and said so.
+		can := capMask(c.Permitted) & capMask(c.Inheritable)
+		var kept []string
+		for _, n := range c.Ambient {
+			if nr, _ := capNumber(n); can&(1<<nr) != 0 {
+				kept = append(kept, n)
+			} else {
+				ctx.Notef("process.capabilities.ambient %s is not both permitted and inheritable: the kernel keeps no such ambient capability; left out", n)
+			}
+		}
+		c.Ambient = kept
 	}
 	ctx.Tracef("capabilities: bounding %s", capList(capMask(spec.Caps)))
 	if o.Seccomp == nil {
