@@ -11,8 +11,8 @@ import (
 )
 
 // What is here is for speed only: the same requests "ip" sends, with fewer
-// round trips to the kernel than netlink's plain calls make (about 0.9 ms
-// a bridge-mode run, docs/performance.md). Each function names the plain
+// round trips to the kernel than netlink's plain calls make
+// (docs/performance.md, "Fewer netlink round trips"). Each names the plain
 // call it stands for; the lab (lab/06-net) writes those.
 
 // rtnl is this process's rtnetlink socket (rtnetlink(7)). netlink's package

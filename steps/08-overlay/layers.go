@@ -252,18 +252,8 @@ func chownNote(uid, gid int) string {
 // keeps its layers, as docker keeps a stopped container (Started dropped
 // its record).
 func reclaimLayers(ctx *steps.Context, root string) {
-	marks, _ := filepath.Glob(filepath.Join(root, "containers", "*", "remove-by"))
-	for _, mark := range marks {
-		o, err := steps.ReadOwner(mark)
-		if err != nil || o.Alive() {
-			continue
-		}
-		l := LayersOf(filepath.Dir(mark))
-		ctx.Tracef("reclaim %s: its mini (pid %d) is gone, and the layers were not to be kept", l.Dir, o.PID)
-		if err := RemoveLayers(ctx, l); err != nil {
-			ctx.Notef("reclaim the layers of a dead run (%s): %v", l.Dir, err)
-		}
-	}
+	steps.ReclaimDead(ctx, filepath.Join(root, "containers", "*", "remove-by"), steps.ReadOwner,
+		func(mark string) error { return RemoveLayers(ctx, LayersOf(filepath.Dir(mark))) })
 }
 
 // RemoveLayers removes what makeLayers made, whatever part of it exists,

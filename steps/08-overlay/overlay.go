@@ -40,7 +40,7 @@ func (Step) Validate(ctx *steps.Context) error {
 		return nil
 	}
 	// With step 5 the child mounts the overlay as the container's root.
-	release := kernelRelease()
+	release := steps.KernelRelease()
 	if err := checkKernel(release); err != nil {
 		return err
 	}
