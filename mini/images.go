@@ -19,6 +19,7 @@ import (
 
 	"mini/mini/container"
 	"mini/mini/image"
+	"mini/steps"
 )
 
 // The image commands, docker's names and output shapes: mini images, tag
@@ -223,7 +224,7 @@ func pullForRun(dataRoot, name string) error {
 		return err
 	}
 	args := []string{"pull", "--data-root", dataRoot, name}
-	tty := isTerminal(os.Stderr)
+	tty := steps.IsTerminal(os.Stderr)
 	if tty {
 		ref, _ := image.ParseReference(name)
 		fmt.Fprintf(os.Stderr, "Unable to find image '%s' locally\n", ref.Familiar())
@@ -249,12 +250,6 @@ func pullForRun(dataRoot, name string) error {
 		return errors.New(msg)
 	}
 	return nil
-}
-
-// isTerminal: the TCGETS ioctl works only on a terminal (ioctl_tty(2)).
-func isTerminal(f *os.File) bool {
-	_, err := unix.IoctlGetTermios(int(f.Fd()), unix.TCGETS)
-	return err == nil
 }
 
 // imageUsers maps image ids to the containers under runRoot made from them,

@@ -80,7 +80,7 @@ func MakeDev(ctx *steps.Context, root string) error {
 // again six times, the node is a bind mount of the host's, which is what
 // rootless runtimes do; the same if mknod is refused anywhere else.
 func makeNode(ctx *steps.Context, path string, major, minor uint32) error {
-	if len(ctx.Spec.UIDMap) == 0 {
+	if !ctx.Spec.UserNS() {
 		ctx.Tracef("mknod(%q, S_IFCHR|0666, %d:%d)", path, major, minor)
 		err := unix.Mknod(path, unix.S_IFCHR|0o666, int(unix.Mkdev(major, minor)))
 		if err == nil {
