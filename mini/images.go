@@ -29,23 +29,7 @@ import (
 // not carry them (docs/images.md).
 
 // imageFlags parses an image command's flags, with --data-root.
-func imageFlags(cmd, usage string, args []string, define func(fs *pflag.FlagSet)) (*pflag.FlagSet, string, error) {
-	fs := pflag.NewFlagSet(cmd, pflag.ContinueOnError)
-	fs.SetOutput(io.Discard)
-	dataRoot := fs.String("data-root", image.DefaultRoot(), "where images are kept ($MINI_DATA_ROOT, else /var/lib/mini)")
-	if define != nil {
-		define(fs)
-	}
-	fs.Usage = func() { fmt.Fprintf(os.Stdout, "Usage: mini %s\n\nFlags:\n%s", usage, fs.FlagUsages()) }
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, pflag.ErrHelp) {
-			fs.Usage()
-			return nil, "", err
-		}
-		return nil, "", fmt.Errorf("%s: %v (usage: mini %s)", cmd, err, usage)
-	}
-	return fs, *dataRoot, nil
-}
+var imageFlags = image.ParseFlags
 
 // fail prints an image command's error as every mini error: one line, 125.
 func fail(err error) int {

@@ -113,12 +113,11 @@ func makeLayers(ctx *steps.Context, l Layers, image []string, files []initFile, 
 		return err
 	}
 	// The container's state (mini/container) may be there already.
-	if err := os.Mkdir(l.Dir, 0o711); err == nil {
+	if err := steps.MkdirMode(l.Dir, 0o711); err == nil {
 		ctx.Tracef("mkdir(%q, 0711)", l.Dir)
 	} else if !errors.Is(err, os.ErrExist) {
 		return fmt.Errorf("mkdir %s: %w", l.Dir, err)
-	}
-	if err := os.Chmod(l.Dir, 0o711); err != nil {
+	} else if err := os.Chmod(l.Dir, 0o711); err != nil {
 		return fmt.Errorf("chmod %s: %w", l.Dir, err)
 	}
 	// First, before the layers: whatever is made after it is found again
@@ -201,13 +200,10 @@ func mkdirOwned(ctx *steps.Context, path string, mode os.FileMode, uid, gid int)
 		return nil
 	}
 	ctx.Tracef("mkdir(%q, %#o)%s", path, mode, chownNote(uid, gid))
-	if err := os.Mkdir(path, mode); errors.Is(err, os.ErrExist) {
+	if err := steps.MkdirMode(path, mode); errors.Is(err, os.ErrExist) {
 		return nil // another mini made it a moment ago
 	} else if err != nil {
 		return fmt.Errorf("mkdir %s: %w", path, err)
-	}
-	if err := os.Chmod(path, mode); err != nil {
-		return fmt.Errorf("chmod %s: %w", path, err)
 	}
 	return chown(path, uid, gid)
 }
