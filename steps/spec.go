@@ -44,7 +44,8 @@ type Spec struct {
 	Rootless bool `json:"rootless"`
 
 	// Lab is the step whose learner's version (lab/NN-name) runs in place of
-	// the reference one: --lab (then it is Step) or $MINI_LAB; 0 for none.
+	// the reference one: --lab (then it is Step) or $MINI_LAB; 0 for none,
+	// -1 for every lab ($MINI_LAB=all, and lab 00 at --step 0).
 	// It travels in the spec so the child runs the same steps as the host.
 	Lab int `json:"lab"`
 
