@@ -178,7 +178,7 @@ func TestLabNumber(t *testing.T) {
 		{true, "", 3, 3, ""},
 		{true, "2", 3, 3, ""}, // --lab wins
 		{false, "3", 8, 3, ""},
-		{false, "3", 2, 3, ""}, // above --step: replaces nothing
+		{false, "3", 2, 3, ""},        // above --step: replaces nothing
 		{true, "", 0, everyLab, ""},   // lab 00, the engine's
 		{false, "0", 0, everyLab, ""}, // the same
 		{false, "0", 8, 0, ""},        // lab 00 replaces nothing above step 0

@@ -11,7 +11,7 @@
 //	sudo make lab-check STEP=6
 //
 // The exercise is lab/06-net/README.md; mini's own version, the solution, is
-// steps/06-net/net.go, veth.go and inside.go.
+// steps/06-net/net.go.
 package network
 
 import (
