@@ -216,3 +216,50 @@ func TestCheckMermaid(t *testing.T) {
 		}
 	}
 }
+
+// TestDocCommands: the docs' commands are the same for whoever copies them.
+// Each runs bin/mini, the binary make build (and every lab) builds, not
+// a mini installed who knows when; with sudo where root is needed: mini
+// itself, and the make targets that build into bin/ or run containers. In
+// ```console blocks the "$ " lines are commands; in ```sh blocks every line
+// but comments.
+func TestDocCommands(t *testing.T) {
+	files, _ := filepath.Glob("../docs/*.md")
+	labs, _ := filepath.Glob("../lab/*/README.md")
+	files = append(append(files, labs...), "../lab/README.md", "../README.md")
+	installed := regexp.MustCompile(`(^|[\s'"(;&|=])(sudo )?mini (run|exec|rm|ps|logs|stop|kill|wait|inspect|top|stats|images|pull|load|save|tag|rmi)\b`)
+	unsudoed := regexp.MustCompile(`^(bin/mini |make (build|install|test|demo|bench|lab-check|rootfs)\b)`)
+	for _, file := range files {
+		data, err := os.ReadFile(file)
+		if err != nil {
+			t.Fatal(err)
+		}
+		fence := ""
+		for n, line := range strings.Split(string(data), "\n") {
+			trimmed := strings.TrimSpace(line)
+			switch {
+			case fence == "" && strings.HasPrefix(trimmed, "```"):
+				fence = strings.TrimPrefix(trimmed, "```") + " "
+				continue
+			case fence != "" && trimmed == "```":
+				fence = ""
+				continue
+			}
+			var cmd string
+			switch {
+			case fence == "console " && strings.HasPrefix(trimmed, "$ "):
+				cmd = strings.TrimPrefix(trimmed, "$ ")
+			case (fence == "sh " || fence == "bash ") && trimmed != "" && !strings.HasPrefix(trimmed, "#"):
+				cmd = trimmed
+			default:
+				continue
+			}
+			if installed.MatchString(cmd) {
+				t.Errorf("%s:%d: %q runs an installed mini: write sudo bin/mini (bin/mini inside sudo sh -c)", file, n+1, cmd)
+			}
+			if unsudoed.MatchString(cmd) {
+				t.Errorf("%s:%d: %q needs root: start it with sudo", file, n+1, cmd)
+			}
+		}
+	}
+}

@@ -114,6 +114,9 @@ func fail(code int, err error) int {
 	return code
 }
 
-// Keeps these imported until your code uses them (Go refuses an import
-// that is not used); delete the line once it builds without it.
-var _, _ = json.Marshal, unix.Exec
+// Go refuses to build a file with an import it does not use. This line uses
+// the packages your TODOs need before you write them, and those only the
+// TODOs' errors use (errors) after you have written the last: it keeps the
+// file building at every TODO. Delete it once you are done (and then any
+// import Go says is unused).
+var _ = []any{errors.New, json.Marshal, unix.Exec}
