@@ -4,7 +4,7 @@ IMAGE   ?= rootfs/busybox
 STEP    ?=
 VERSION ?= $(shell git describe --always --dirty 2>/dev/null || echo dev)
 
-.PHONY: help build install rootfs test test-unit lab-check demo bench bench-image clean vm-test vm-clean
+.PHONY: help build install rootfs test test-unit lab-check demo bench bench-image realworld clean vm-test vm-clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | expand -t 14
@@ -49,6 +49,9 @@ lab-check: rootfs ## check your lab against its scenarios: sudo make lab-check S
 
 demo: build rootfs ## run the same command at every step and show what changed
 	sh scripts/demo.sh
+
+realworld: build ## a Debian 12 image (debootstrap, cached) at the default step: apt-get install, useradd (needs the network)
+	sh scripts/realworld.sh
 
 bench: build rootfs ## time mini at every step against unshare, runc and crun (needs root)
 	sh scripts/bench.sh

@@ -16,6 +16,7 @@ import (
 	"mini/mini/terminal"
 	"mini/steps"
 	cgroups "mini/steps/07-cgroups"
+	security "mini/steps/09-security"
 )
 
 const execUsage = "exec [-i] [-t] [-e K=V] [-w DIR] [-u USER] CONTAINER COMMAND [ARG...]"
@@ -93,6 +94,9 @@ func execIn(s *container.State, p *enter.Process, interactive, tty bool) (int, e
 	}
 	defer unix.Close(pidfd)
 	t := enter.Target{PID: s.Init.PID, PidFD: pidfd, CgroupDir: -1}
+	if t.Security, err = execSecurity(s.Spec); err != nil {
+		return 125, err
+	}
 	j, err := cgroups.Join(s.Spec)
 	switch {
 	case errors.Is(err, cgroups.ErrNoCgroup):
@@ -171,4 +175,22 @@ func execIn(s *container.State, p *enter.Process, interactive, tty bool) (int, e
 		return 125, fmt.Errorf("wait4 %d: %w", proc.Pid, err)
 	}
 	return steps.ExitCode(ws), nil
+}
+
+// execSecurity is step 9's part of the container, for a process exec
+// starts in it: its capabilities, no_new_privs and seccomp filter, as its
+// init got them (steps/09-security). nil when the container runs below
+// step 9.
+func execSecurity(spec *steps.Spec) (*enter.Security, error) {
+	if spec.Step < 9 {
+		return nil, nil
+	}
+	keep, last, err := security.Wanted(spec)
+	if err != nil {
+		return nil, err
+	}
+	return &enter.Security{
+		Caps: keep, LastCap: last, NoNewPrivileges: spec.NoNewPrivileges,
+		Filter: spec.Seccomp, FilterFlags: spec.SeccompFlags,
+	}, nil
 }

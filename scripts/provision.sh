@@ -93,16 +93,7 @@ find_go() {
 # 1.23. Add it for the mirror apt already uses for bookworm.
 add_backports() {
 	grep -rqsE '^[^#]*bookworm-backports' /etc/apt/sources.list /etc/apt/sources.list.d/ && return 0
-	mirror=$(
-		{
-			awk 'BEGIN { RS = "" } /Suites:[^\n]*[ \t]bookworm([ \t\n]|$)/ && match($0, /URIs:[ \t]*[^ \t\n]+/) {
-				u = substr($0, RSTART, RLENGTH); sub(/URIs:[ \t]*/, "", u); print u
-			}' /etc/apt/sources.list.d/*.sources 2>/dev/null
-			sed 's/\[[^]]*\] *//' /etc/apt/sources.list /etc/apt/sources.list.d/*.list 2>/dev/null |
-				awk '$1 == "deb" && $3 == "bookworm" { print $2 }'
-		} | head -n 1
-	)
-	[ -n "$mirror" ] || mirror=http://deb.debian.org/debian
+	mirror=$(sh "$dir/scripts/mirror.sh")
 	say "adding bookworm-backports from $mirror (/etc/apt/sources.list.d/mini-backports.list)"
 	echo "deb $mirror bookworm-backports main" >/etc/apt/sources.list.d/mini-backports.list
 	apt_updated=no

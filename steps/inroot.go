@@ -84,7 +84,8 @@ func makeMissing(ctx *Context, rootFD int, path string, create func(dirfd int, n
 			if rerr != nil {
 				return path, rerr
 			}
-			if _, err := openat2InRoot(rootFD, filepath.Join(parent, name)); err == nil {
+			if fd, err := openat2InRoot(rootFD, filepath.Join(parent, name)); err == nil {
+				unix.Close(fd)
 				continue // it leads somewhere that exists: go on below it
 			}
 			if !filepath.IsAbs(target) {

@@ -23,6 +23,21 @@ type Target struct {
 	// clone3's CLONE_INTO_CGROUP; on v1 the tasks files, opened for writing.
 	CgroupDir   int // -1 for none
 	CgroupTasks []int
+	// Security is what step 9 gave the container's init, for the new
+	// process too: nil below step 9.
+	Security *Security
+}
+
+// Security is step 9's part (steps/09-security), as numbers the child's
+// raw system calls take: the same capabilities, no_new_privs and seccomp
+// filter as the container's init, set in the same order (BeforeUser,
+// BeforeExec there).
+type Security struct {
+	Caps            uint64 // bit n for capability n: the bounding, permitted and effective sets
+	LastCap         int    // the highest capability this kernel has
+	NoNewPrivileges bool
+	Filter          []byte // the BPF program, struct sock_filter[]; nil for none
+	FilterFlags     uint   // SECCOMP_FILTER_FLAG_*
 }
 
 // Process is what to run in it.
@@ -95,12 +110,15 @@ func start(t Target, p *Process) (*Started, error) {
 	if err != nil {
 		return nil, err
 	}
-	userns, err := join(t, ns, trace)
+	userns, cgroupns, err := join(t, ns, trace)
 	if err != nil {
 		return nil, err
 	}
 	if userns >= 0 {
 		defer unix.Close(userns)
+	}
+	if cgroupns >= 0 {
+		defer unix.Close(cgroupns)
 	}
 	// From here on this thread's / is the container's (if it has a mount
 	// namespace): the command, its user and its directory are looked up
@@ -127,7 +145,7 @@ func start(t Target, p *Process) (*Started, error) {
 		return nil, fmt.Errorf("pipe: %w", err)
 	}
 	defer errR.Close()
-	a, keep, err := prepare(t, p, path, cred, userns, int(errW.Fd()))
+	a, keep, err := prepare(t, p, path, cred, userns, cgroupns, int(errW.Fd()))
 	if err != nil {
 		errW.Close()
 		return nil, err
@@ -135,6 +153,9 @@ func start(t Target, p *Process) (*Started, error) {
 	call := "clone3(CLONE_PIDFD)"
 	if t.CgroupDir >= 0 {
 		call = "clone3(CLONE_PIDFD|CLONE_INTO_CGROUP)"
+	}
+	if cgroupns >= 0 {
+		trace("%s: the child joins the cgroup namespace, once in the container's cgroup", call)
 	}
 	trace("%s: the child joins the user namespace, becomes uid %d gid %d, and execs %s", call, cred.uid, cred.gid, path)
 	// ForkLock: no fd is being made without close-on-exec while we fork
@@ -187,6 +208,8 @@ func childError(f failure, path, dir string) error {
 		what = "join the container's cgroup: write 0 to its tasks file"
 	case stepSetnsUser:
 		what = "setns CLONE_NEWUSER"
+	case stepSetnsCgroup:
+		what = "setns CLONE_NEWCGROUP"
 	case stepSetgroups:
 		what = "setgroups"
 	case stepSetgid:
@@ -199,6 +222,10 @@ func childError(f failure, path, dir string) error {
 		what = "ioctl TIOCSCTTY"
 	case stepDup:
 		what = "dup3"
+	case stepSeccomp:
+		what = "seccomp(SECCOMP_SET_MODE_FILTER)"
+	case stepCaps:
+		what = "prctl or capset (the container's capabilities)"
 	case stepChdir:
 		return &Error{Code: 125, Err: fmt.Errorf("chdir %s: %w (the -w directory must exist in the container)", dir, e)}
 	case stepExec:

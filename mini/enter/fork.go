@@ -58,6 +58,7 @@ const (
 // What failed in the child, reported on the error pipe with its errno.
 const (
 	stepCgroup = iota + 1
+	stepSetnsCgroup
 	stepSetnsUser
 	stepSetgroups
 	stepSetgid
@@ -67,6 +68,8 @@ const (
 	stepDup
 	stepChdir
 	stepExec
+	stepSeccomp
+	stepCaps
 )
 
 // maxTasks is the most cgroup v1 hierarchies a container is in (step 7
@@ -84,6 +87,7 @@ type childArgs struct {
 	pidFD int32 // set by clone3 in the parent
 
 	userns     int // fd to setns(2) into with CLONE_NEWUSER; -1 for none
+	cgroupns   int // likewise CLONE_NEWCGROUP, once born in the cgroup (join.go)
 	setgroups  bool
 	groups     *uint32
 	ngroups    int
@@ -96,6 +100,16 @@ type childArgs struct {
 	zero       [1]byte // "0"
 	all, none  uint64  // signal sets
 	defaultAct sigaction
+
+	// Step 9 (Target.Security): secure says to apply it.
+	secure      bool
+	keep        uint64 // capabilities kept
+	lastCap     int
+	nnp         bool
+	filter      unix.SockFprog // Len 0: no filter
+	filterFlags uintptr
+	capHeader   unix.CapUserHeader
+	capData     [2]unix.CapUserData
 }
 
 // failure is what the child writes on the error pipe.
@@ -138,11 +152,38 @@ func (a *childArgs) child() {
 			a.fail(stepCgroup, e)
 		}
 	}
+	// Born in the container's cgroup v2: its cgroup namespace now.
+	if a.cgroupns >= 0 {
+		if _, _, e = syscall.RawSyscall(unix.SYS_SETNS, uintptr(a.cgroupns), unix.CLONE_NEWCGROUP, 0); e != 0 {
+			a.fail(stepSetnsCgroup, e)
+		}
+	}
 	// The user namespace last, while this process still has the host's
 	// privileges (docs/exec.md).
 	if a.userns >= 0 {
 		if _, _, e = syscall.RawSyscall(unix.SYS_SETNS, uintptr(a.userns), unix.CLONE_NEWUSER, 0); e != 0 {
 			a.fail(stepSetnsUser, e)
+		}
+	}
+	// Step 9's first part, as the container's root (steps/09-security,
+	// BeforeUser): the filter now if there is no no_new_privs (seccomp(2)
+	// then needs CAP_SYS_ADMIN, which the root of the namespace still has),
+	// the bounding set cut, and the permitted set kept across setuid.
+	if a.secure {
+		if a.filter.Len > 0 && !a.nnp {
+			if _, _, e = syscall.RawSyscall(unix.SYS_SECCOMP, unix.SECCOMP_SET_MODE_FILTER, a.filterFlags, uintptr(unsafe.Pointer(&a.filter))); e != 0 {
+				a.fail(stepSeccomp, e)
+			}
+		}
+		for nr := 0; nr <= a.lastCap && nr < 64; nr++ {
+			if a.keep&(1<<uint(nr)) == 0 {
+				if _, _, e = syscall.RawSyscall6(unix.SYS_PRCTL, unix.PR_CAPBSET_DROP, uintptr(nr), 0, 0, 0, 0); e != 0 {
+					a.fail(stepCaps, e)
+				}
+			}
+		}
+		if _, _, e = syscall.RawSyscall6(unix.SYS_PRCTL, unix.PR_SET_KEEPCAPS, 1, 0, 0, 0, 0); e != 0 {
+			a.fail(stepCaps, e)
 		}
 	}
 	if a.setgroups {
@@ -182,6 +223,27 @@ func (a *childArgs) child() {
 	// Only fds 0, 1 and 2 go on (close_range(2), 5.11; before it, every
 	// other fd of mini is close-on-exec already).
 	syscall.RawSyscall(unix.SYS_CLOSE_RANGE, 3, ^uintptr(0), unix.CLOSE_RANGE_CLOEXEC)
+	// Step 9's last part (BeforeExec): the final capability sets, the
+	// ambient set emptied, then no_new_privs and the filter, if asked.
+	if a.secure {
+		syscall.RawSyscall6(unix.SYS_PRCTL, unix.PR_SET_KEEPCAPS, 0, 0, 0, 0, 0)
+		if _, _, e = syscall.RawSyscall(unix.SYS_CAPSET, uintptr(unsafe.Pointer(&a.capHeader)), uintptr(unsafe.Pointer(&a.capData[0])), 0); e != 0 {
+			a.fail(stepCaps, e)
+		}
+		if _, _, e = syscall.RawSyscall6(unix.SYS_PRCTL, unix.PR_CAP_AMBIENT, unix.PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0, 0); e != 0 {
+			a.fail(stepCaps, e)
+		}
+		if a.nnp {
+			if _, _, e = syscall.RawSyscall6(unix.SYS_PRCTL, unix.PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0, 0); e != 0 {
+				a.fail(stepCaps, e)
+			}
+			if a.filter.Len > 0 {
+				if _, _, e = syscall.RawSyscall(unix.SYS_SECCOMP, unix.SECCOMP_SET_MODE_FILTER, a.filterFlags, uintptr(unsafe.Pointer(&a.filter))); e != 0 {
+					a.fail(stepSeccomp, e)
+				}
+			}
+		}
+	}
 	// Go's handlers must not run here: every signal it handles goes back
 	// to the default, then the mask is emptied for the command.
 	for sig := uintptr(1); sig < 65; sig++ {

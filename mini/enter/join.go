@@ -64,15 +64,42 @@ func namespaces(pid int) ([]nsKind, error) {
 // Since Linux 5.8 one setns(2) call on a pidfd joins several namespaces at
 // once, all or none; before, the kernel says EINVAL, and each is joined by
 // its /proc/PID/ns file.
-func join(t Target, ns []nsKind, trace func(string, ...any)) (int, error) {
+//
+// The cgroup namespace waits for the child too when it is born in the
+// container's cgroup v2 (CLONE_INTO_CGROUP): the kernel moves a process
+// only between cgroups under the mover's cgroup namespace root (ENOENT
+// otherwise), and mini exec's own cgroup is not under the container's.
+// The child joins it once it is in the container's cgroup: cgroupns is the
+// fd for that, or -1.
+func join(t Target, ns []nsKind, trace func(string, ...any)) (userns, cgroupns int, err error) {
 	flags, user := 0, false
+	cgroupns = -1
 	for _, k := range ns {
 		if k.flag == unix.CLONE_NEWUSER {
 			user = true
 			continue
 		}
+		if k.flag == unix.CLONE_NEWCGROUP && t.CgroupDir >= 0 {
+			// Opened now: once in the container's mount namespace, /proc
+			// is the container's, where the pid is another.
+			if cgroupns, err = openNS(t.PID, "cgroup"); err != nil {
+				return -1, -1, err
+			}
+			continue
+		}
 		flags |= k.flag
 	}
+	userns, err = joinRest(t, ns, flags, user, trace)
+	if err != nil && cgroupns >= 0 {
+		unix.Close(cgroupns)
+		cgroupns = -1
+	}
+	return userns, cgroupns, err
+}
+
+// joinRest joins the namespaces of flags, and returns the user
+// namespace's fd if user.
+func joinRest(t Target, ns []nsKind, flags int, user bool, trace func(string, ...any)) (int, error) {
 	if flags&unix.CLONE_NEWNS != 0 {
 		// setns(CLONE_NEWNS) changes the caller's root and working
 		// directory, which the threads of a process share (CLONE_FS): this
@@ -89,7 +116,7 @@ func join(t Target, ns []nsKind, trace func(string, ...any)) (int, error) {
 		if errors.Is(err, unix.EINVAL) {
 			byPidfd = false
 			trace("the kernel joins by pidfd from Linux 5.8 only: each namespace by its /proc/%d/ns file", t.PID)
-			err = joinEach(t.PID, ns, trace)
+			err = joinEach(t.PID, ns, flags, trace)
 		}
 		if err != nil {
 			return -1, err
@@ -111,7 +138,7 @@ func join(t Target, ns []nsKind, trace func(string, ...any)) (int, error) {
 // joinEach joins each namespace but the user namespace by its file. They
 // are all opened first: once in the container's mount namespace, /proc is
 // the container's, where the pid is another.
-func joinEach(pid int, ns []nsKind, trace func(string, ...any)) error {
+func joinEach(pid int, ns []nsKind, flags int, trace func(string, ...any)) error {
 	fds := map[string]int{}
 	defer func() {
 		for _, fd := range fds {
@@ -119,7 +146,7 @@ func joinEach(pid int, ns []nsKind, trace func(string, ...any)) error {
 		}
 	}()
 	for _, k := range ns {
-		if k.flag == unix.CLONE_NEWUSER {
+		if k.flag&flags == 0 {
 			continue
 		}
 		fd, err := openNS(pid, k.name)

@@ -11,7 +11,7 @@ import (
 
 // prepare lays out what the child needs in memory it only reads. keep holds
 // what childArgs points into, for runtime.KeepAlive until the fork is done.
-func prepare(t Target, p *Process, path string, c cred, userns, errPipe int) (*childArgs, []any, error) {
+func prepare(t Target, p *Process, path string, c cred, userns, cgroupns, errPipe int) (*childArgs, []any, error) {
 	env := p.Env
 	if p.Home {
 		env = setEnv(env, "HOME", c.home)
@@ -37,7 +37,7 @@ func prepare(t Target, p *Process, path string, c cred, userns, errPipe int) (*c
 	}
 	a := &childArgs{
 		path: pathp, argv: &argv[0], envv: &envv[0], dir: dirp,
-		userns: userns, setgroups: c.setgroups, uid: c.uid, gid: c.gid,
+		userns: userns, cgroupns: cgroupns, setgroups: c.setgroups, uid: c.uid, gid: c.gid,
 		terminal: p.Terminal, errPipe: errPipe, all: ^uint64(0),
 	}
 	a.zero[0] = '0'
@@ -58,7 +58,21 @@ func prepare(t Target, p *Process, path string, c cred, userns, errPipe int) (*c
 	for i, f := range p.Stdio {
 		a.stdio[i] = int(f.Fd())
 	}
-	return a, []any{argv, envv, groups, p.Stdio}, nil
+	keep := []any{argv, envv, groups, p.Stdio}
+	if sec := t.Security; sec != nil {
+		a.secure, a.keep, a.lastCap, a.nnp = true, sec.Caps, sec.LastCap, sec.NoNewPrivileges
+		a.capHeader.Version = unix.LINUX_CAPABILITY_VERSION_3
+		a.capData[0] = unix.CapUserData{Effective: uint32(sec.Caps), Permitted: uint32(sec.Caps)}
+		a.capData[1] = unix.CapUserData{Effective: uint32(sec.Caps >> 32), Permitted: uint32(sec.Caps >> 32)}
+		if n := len(sec.Filter) / int(unsafe.Sizeof(unix.SockFilter{})); n > 0 {
+			ins := make([]unix.SockFilter, n)
+			copy(unsafe.Slice((*byte)(unsafe.Pointer(&ins[0])), len(sec.Filter)), sec.Filter)
+			a.filter = unix.SockFprog{Len: uint16(n), Filter: &ins[0]}
+			a.filterFlags = uintptr(sec.FilterFlags)
+			keep = append(keep, ins)
+		}
+	}
+	return a, keep, nil
 }
 
 // setEnv sets k=v in env, in place of an earlier k.
