@@ -1,9 +1,7 @@
 package main
 
 import (
-	"bufio"
 	"fmt"
-	"os"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -20,7 +18,12 @@ func TestDocPictures(t *testing.T) {
 	files, _ := filepath.Glob("../docs/*.md")
 	steps := 0
 	for _, file := range files {
-		pictures := mermaidBlocks(t, file)
+		var pictures []fenced
+		for _, b := range fencedBlocks(t, file) {
+			if b.lang == "mermaid" {
+				pictures = append(pictures, b)
+			}
+		}
 		if regexp.MustCompile(`^[0-9]{2}-`).MatchString(filepath.Base(file)) {
 			steps++
 			if len(pictures) == 0 {
@@ -36,39 +39,6 @@ func TestDocPictures(t *testing.T) {
 	if steps < 10 {
 		t.Errorf("found %d step docs (docs/NN-*.md), want 10: 00 to 09", steps)
 	}
-}
-
-type picture struct {
-	line  int // of the ```mermaid line
-	lines []string
-}
-
-// mermaidBlocks reads the ```mermaid blocks of a Markdown file.
-func mermaidBlocks(t *testing.T, file string) []picture {
-	f, err := os.Open(file)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	var out []picture
-	in := false
-	sc := bufio.NewScanner(f)
-	for n := 1; sc.Scan(); n++ {
-		line := sc.Text()
-		switch {
-		case !in && strings.TrimSpace(line) == "```mermaid":
-			in = true
-			out = append(out, picture{line: n})
-		case in && strings.TrimSpace(line) == "```":
-			in = false
-		case in:
-			out[len(out)-1].lines = append(out[len(out)-1].lines, line)
-		}
-	}
-	if in {
-		t.Errorf("%s: a ```mermaid block is not closed", file)
-	}
-	return out
 }
 
 var (
@@ -230,35 +200,25 @@ func TestDocCommands(t *testing.T) {
 	installed := regexp.MustCompile(`(^|[\s'"(;&|=])(sudo )?mini (run|exec|rm|ps|logs|stop|kill|wait|inspect|top|stats|images|pull|load|save|tag|rmi)\b`)
 	unsudoed := regexp.MustCompile(`^(bin/mini |make (build|install|test|demo|bench|lab-check|rootfs)\b)`)
 	for _, file := range files {
-		data, err := os.ReadFile(file)
-		if err != nil {
-			t.Fatal(err)
-		}
-		fence := ""
-		for n, line := range strings.Split(string(data), "\n") {
-			trimmed := strings.TrimSpace(line)
-			switch {
-			case fence == "" && strings.HasPrefix(trimmed, "```"):
-				fence = strings.TrimPrefix(trimmed, "```") + " "
-				continue
-			case fence != "" && trimmed == "```":
-				fence = ""
-				continue
-			}
-			var cmd string
-			switch {
-			case fence == "console " && strings.HasPrefix(trimmed, "$ "):
-				cmd = strings.TrimPrefix(trimmed, "$ ")
-			case (fence == "sh " || fence == "bash ") && trimmed != "" && !strings.HasPrefix(trimmed, "#"):
-				cmd = trimmed
-			default:
-				continue
-			}
-			if installed.MatchString(cmd) {
-				t.Errorf("%s:%d: %q runs an installed mini: write sudo bin/mini (bin/mini inside sudo sh -c)", file, n+1, cmd)
-			}
-			if unsudoed.MatchString(cmd) {
-				t.Errorf("%s:%d: %q needs root: start it with sudo", file, n+1, cmd)
+		for _, b := range fencedBlocks(t, file) {
+			for i, line := range b.lines {
+				trimmed := strings.TrimSpace(line)
+				var cmd string
+				switch {
+				case b.lang == "console" && strings.HasPrefix(trimmed, "$ "):
+					cmd = strings.TrimPrefix(trimmed, "$ ")
+				case (b.lang == "sh" || b.lang == "bash") && trimmed != "" && !strings.HasPrefix(trimmed, "#"):
+					cmd = trimmed
+				default:
+					continue
+				}
+				n := b.line + i
+				if installed.MatchString(cmd) {
+					t.Errorf("%s:%d: %q runs an installed mini: write sudo bin/mini (bin/mini inside sudo sh -c)", file, n+1, cmd)
+				}
+				if unsudoed.MatchString(cmd) {
+					t.Errorf("%s:%d: %q needs root: start it with sudo", file, n+1, cmd)
+				}
 			}
 		}
 	}

@@ -94,30 +94,60 @@ type session struct {
 
 // parseSessions reads the ```console blocks of a Markdown file.
 func parseSessions(t *testing.T, file string) []session {
+	var out []session
+	for _, b := range fencedBlocks(t, file) {
+		if b.lang != "console" {
+			continue
+		}
+		for i, line := range b.lines {
+			line = strings.TrimRight(line, " \t")
+			trimmed := strings.TrimSpace(line)
+			switch {
+			case strings.HasPrefix(trimmed, "$ "):
+				// sudo is a stand-in that runs the command as it is (the
+				// test is root), and bin/mini is this test's mini (thisMini).
+				out = append(out, session{line: b.line + 1 + i, command: strings.TrimPrefix(trimmed, "$ ")})
+			case len(out) > 0:
+				out[len(out)-1].want = append(out[len(out)-1].want, strings.TrimPrefix(line, indentOf(line, trimmed)))
+			}
+		}
+	}
+	return out
+}
+
+// fenced is a fenced block of a Markdown file: its language (console,
+// mermaid, sh, or ""), the line of its opening fence, and its lines.
+type fenced struct {
+	lang  string
+	line  int
+	lines []string
+}
+
+// fencedBlocks reads the fenced blocks of a Markdown file.
+func fencedBlocks(t *testing.T, file string) []fenced {
 	f, err := os.Open(file)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer f.Close()
-	var out []session
+	var out []fenced
 	in := false
 	sc := bufio.NewScanner(f)
 	for n := 1; sc.Scan(); n++ {
-		line := strings.TrimRight(sc.Text(), " \t")
+		line := sc.Text()
 		trimmed := strings.TrimSpace(line)
 		switch {
-		case !in && trimmed == "```console":
+		case !in && strings.HasPrefix(trimmed, "```"):
 			in = true
+			out = append(out, fenced{lang: strings.TrimPrefix(trimmed, "```"), line: n})
 		case in && trimmed == "```":
 			in = false
-		case in && strings.HasPrefix(trimmed, "$ "):
-			// sudo is a stand-in that runs the command as it is (the test
-			// is root), and bin/mini is this test's mini (thisMini).
-			cmd := strings.TrimPrefix(trimmed, "$ ")
-			out = append(out, session{line: n, command: cmd})
-		case in && len(out) > 0:
-			out[len(out)-1].want = append(out[len(out)-1].want, strings.TrimPrefix(line, indentOf(line, trimmed)))
+		case in:
+			out[len(out)-1].lines = append(out[len(out)-1].lines, line)
 		}
+	}
+	if in {
+		t.Errorf("%s: a fenced block is not closed", file)
 	}
 	return out
 }
