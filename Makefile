@@ -4,7 +4,7 @@ IMAGE   ?= rootfs/busybox
 STEP    ?=
 VERSION ?= $(shell git describe --always --dirty 2>/dev/null || echo dev)
 
-.PHONY: help build install rootfs test test-unit lab-check demo bench bench-image realworld clean vm-test vm-clean
+.PHONY: help build install rootfs test test-unit lab-check demo bench bench-image bench-build realworld clean vm-test vm-clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | expand -t 14
@@ -58,6 +58,9 @@ bench: build rootfs ## time mini at every step against unshare, runc and crun (n
 
 bench-image: build ## pull and unpack an image of 100 MB against skopeo + umoci; 20 containers sharing it (needs root)
 	sh scripts/bench.sh -images -n 5
+
+bench-build: build rootfs ## a Dockerfile built by mini build and by buildah bud; a rebuild from the cache (needs root)
+	sh scripts/bench.sh -build -n 5
 
 vm-test: ## run every test as root inside the Vagrant box (up first if needed), summary per step
 	VERSION=$(VERSION) GO=$(GO) sh scripts/vm-test.sh

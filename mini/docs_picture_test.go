@@ -197,7 +197,7 @@ func TestDocCommands(t *testing.T) {
 	files, _ := filepath.Glob("../docs/*.md")
 	labs, _ := filepath.Glob("../lab/*/README.md")
 	files = append(append(files, labs...), "../lab/README.md", "../README.md")
-	installed := regexp.MustCompile(`(^|[\s'"(;&|=])(sudo )?mini (run|exec|rm|ps|logs|stop|kill|wait|inspect|top|stats|images|pull|load|save|tag|rmi)\b`)
+	installed := regexp.MustCompile(`(^|[\s'"(;&|=])(sudo )?mini [a-z]`)
 	unsudoed := regexp.MustCompile(`^(bin/mini |make (build|install|test|demo|bench|lab-check|rootfs)\b)`)
 	for _, file := range files {
 		for _, b := range fencedBlocks(t, file) {

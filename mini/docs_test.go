@@ -108,7 +108,7 @@ func parseSessions(t *testing.T, file string) []session {
 				// test is root), and bin/mini is this test's mini (thisMini).
 				out = append(out, session{line: b.line + 1 + i, command: strings.TrimPrefix(trimmed, "$ ")})
 			case len(out) > 0:
-				out[len(out)-1].want = append(out[len(out)-1].want, strings.TrimPrefix(line, indentOf(line, trimmed)))
+				out[len(out)-1].want = append(out[len(out)-1].want, strings.TrimPrefix(line, b.indent))
 			}
 		}
 	}
@@ -118,9 +118,10 @@ func parseSessions(t *testing.T, file string) []session {
 // fenced is a fenced block of a Markdown file: its language (console,
 // mermaid, sh, or ""), the line of its opening fence, and its lines.
 type fenced struct {
-	lang  string
-	line  int
-	lines []string
+	lang   string
+	line   int
+	lines  []string
+	indent string // the fence's (a block in a list is indented): the lines keep theirs beyond it
 }
 
 // fencedBlocks reads the fenced blocks of a Markdown file.
@@ -132,14 +133,15 @@ func fencedBlocks(t *testing.T, file string) []fenced {
 	defer f.Close()
 	var out []fenced
 	in := false
+	fence := ""
 	sc := bufio.NewScanner(f)
 	for n := 1; sc.Scan(); n++ {
 		line := sc.Text()
 		trimmed := strings.TrimSpace(line)
 		switch {
 		case !in && strings.HasPrefix(trimmed, "```"):
-			in = true
-			out = append(out, fenced{lang: strings.TrimPrefix(trimmed, "```"), line: n})
+			in, fence = true, indentOf(line, trimmed)
+			out = append(out, fenced{lang: strings.TrimPrefix(trimmed, "```"), line: n, indent: fence})
 		case in && trimmed == "```":
 			in = false
 		case in:

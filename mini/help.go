@@ -53,6 +53,10 @@ func usageLines() string {
 	fmt.Fprintln(w, "  mini save -o FILE NAME...\tsave images to an archive")
 	fmt.Fprintln(w, "  mini tag SOURCE TARGET\tgive an image another name")
 	fmt.Fprintln(w, "  mini rmi NAME...\tremove images")
+	fmt.Fprintln(w, "  mini build -t NAME DIR\tbuild an image from DIR/Dockerfile")
+	fmt.Fprintln(w, "  mini commit CONTAINER NAME\tmake an image of what a container changed")
+	fmt.Fprintln(w, "  mini history NAME\tshow how an image was made, layer by layer")
+	fmt.Fprintln(w, "  mini push NAME\tsend an image to a registry")
 	for _, name := range lifeOrder {
 		c := lifeCommands[name]
 		fmt.Fprintf(w, "  mini %s\t%s\n", c.usage, c.what)

@@ -23,7 +23,7 @@ import (
 )
 
 // The image commands, docker's names and output shapes: mini images, tag
-// and rmi read and change the store here; mini pull, load and save run
+// and rmi read and change the store here; mini pull, push, load and save run
 // bin/mini-image (imageTool), which holds the registry client and the
 // archive code, so that bin/mini, which starts twice per container, does
 // not carry them (docs/images.md).
@@ -42,9 +42,12 @@ func fail(err error) int {
 
 // imagesMain is mini images: REPOSITORY TAG IMAGE ID CREATED SIZE, one line
 // per name, the newest first; an image without a name is <none> <none>.
+// The steps of a build (images without a name that others were made from)
+// are left out unless -a, as docker leaves out its intermediate images.
 func imagesMain(args []string) int {
-	var quiet, noTrunc bool
-	_, root, err := imageFlags("images", "images [-q] [--no-trunc]", args, func(fs *pflag.FlagSet) {
+	var quiet, noTrunc, all bool
+	_, root, err := imageFlags("images", "images [-a] [-q] [--no-trunc]", args, func(fs *pflag.FlagSet) {
+		fs.BoolVarP(&all, "all", "a", false, "list the intermediate images of builds too")
 		fs.BoolVarP(&quiet, "quiet", "q", false, "print only image ids")
 		fs.BoolVar(&noTrunc, "no-trunc", false, "print whole image ids")
 	})
@@ -58,6 +61,9 @@ func imagesMain(args []string) int {
 	imgs, err := s.Images()
 	if err != nil {
 		return fail(err)
+	}
+	if !all {
+		imgs = topLevel(imgs)
 	}
 	id := func(img *image.Image) string {
 		if noTrunc {
@@ -99,6 +105,22 @@ func imagesMain(args []string) int {
 	}
 	tw.Flush()
 	return 0
+}
+
+// topLevel leaves out the intermediate images: those without a name that
+// another image was made from.
+func topLevel(imgs []*image.Image) []*image.Image {
+	parents := map[string]bool{}
+	for _, img := range imgs {
+		parents[img.Parent] = true
+	}
+	var out []*image.Image
+	for _, img := range imgs {
+		if len(img.Names) > 0 || !parents[img.Digest] {
+			out = append(out, img)
+		}
+	}
+	return out
 }
 
 // tagMain is mini tag SOURCE TARGET.
@@ -196,7 +218,7 @@ func imageToolPath() (string, error) {
 	if p, err := exec.LookPath("mini-image"); err == nil {
 		return p, nil
 	}
-	return "", errors.New("mini-image is not beside mini nor on $PATH: run 'make build', which builds both (pull, load and save are in it)")
+	return "", errors.New("mini-image is not beside mini nor on $PATH: run 'make build', which builds both (pull, push, load and save are in it)")
 }
 
 // pullForRun pulls an image mini run needs, as docker run does: progress

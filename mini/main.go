@@ -38,8 +38,14 @@ func Main() int {
 		return tagMain(args[1:])
 	case "rmi":
 		return rmiMain(args[1:])
-	case "pull", "load", "save":
+	case "pull", "load", "save", "push":
 		return imageTool(args)
+	case "build":
+		return buildMain(args[1:])
+	case "commit":
+		return commitMain(args[1:])
+	case "history":
+		return historyMain(args[1:])
 	case monitor.Command:
 		return monitorMain()
 	case "version", "--version":

@@ -43,6 +43,9 @@ func condition(cond string) (bool, error) {
 	case "podman":
 		_, err := exec.LookPath("podman")
 		return err == nil, nil
+	case "buildah":
+		_, err := exec.LookPath("buildah")
+		return err == nil, nil
 	}
 	// [exists:/proc/kcore]: this kernel has the file (step 9's probes).
 	if path, ok := strings.CutPrefix(cond, "exists:"); ok {

@@ -10,7 +10,9 @@
 #     iproute2, iptables, make, git, ca-certificates; for the image tests a
 #     registry server, docker-registry, and skopeo and podman to push and
 #     read images; umoci for docs/images.md and make bench-image, attr for
-#     its getfattr), skipping apt entirely when they are all installed;
+#     its getfattr; buildah, whose images the build scenarios compare with
+#     mini build's, and bzip2 and xz-utils for their archives), skipping apt
+#     entirely when they are all installed;
 #  2. find a Go toolchain at least as new as go.mod's "go" line; when there is
 #     none, install one with apt (Debian 12: from bookworm-backports, on the
 #     mirror apt already uses; Ubuntu: a golang-1.2x-go new enough) and link go and
@@ -51,7 +53,7 @@ installed() { dpkg-query -W -f '${Status}\n' "$1" 2>/dev/null | grep -q '^instal
 command -v apt-get >/dev/null && command -v dpkg-query >/dev/null ||
 	die "this script uses apt: on another distribution install busybox (static), iproute2, iptables, make, git and Go >= 1.23 yourself, then run 'make build rootfs'"
 missing=""
-for p in busybox-static iproute2 iptables make git ca-certificates docker-registry skopeo podman umoci attr; do
+for p in busybox-static iproute2 iptables make git ca-certificates docker-registry skopeo podman umoci attr buildah bzip2 xz-utils; do
 	installed "$p" || missing="$missing $p"
 done
 if [ -n "$missing" ]; then

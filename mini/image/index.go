@@ -33,6 +33,13 @@ type Record struct {
 	Config string    `json:"config"` // the config's digest: docker's image id
 	Size   int64     `json:"size"`   // the layers' uncompressed tars, in bytes
 	Added  time.Time `json:"added"`
+	// Parent is the manifest digest of the image this one was made from by
+	// mini build or mini commit ("" for one pulled or loaded, or built
+	// FROM scratch), as docker records an image's parent: build's cache
+	// looks for a step's result among the children of the step before, and
+	// mini images hides the unnamed images that have children (the steps
+	// of a build).
+	Parent string `json:"parent,omitempty"`
 }
 
 func (s *Store) indexPath() string { return filepath.Join(s.Root, "images.json") }
@@ -117,6 +124,7 @@ type Image struct {
 	Config   *Config
 	Size     int64
 	Added    time.Time
+	Parent   string // Record.Parent
 }
 
 // LayerDirs are the image's layer directories, topmost first: the order of
@@ -151,7 +159,7 @@ func (s *Store) load(ix *index, digest string) (*Image, error) {
 	if err != nil {
 		return nil, err
 	}
-	img := &Image{Digest: digest, ID: m.Config.Digest, Manifest: m, Config: c, Size: rec.Size, Added: rec.Added}
+	img := &Image{Digest: digest, ID: m.Config.Digest, Manifest: m, Config: c, Size: rec.Size, Added: rec.Added, Parent: rec.Parent}
 	for name, d := range ix.Names {
 		if d == digest {
 			if r, err := ParseReference(name); err == nil {
@@ -249,6 +257,27 @@ func (s *Store) Images() ([]*Image, error) {
 	return out, nil
 }
 
+// Children lists the images made from the image whose manifest digest is
+// parent (Record.Parent): where mini build's cache looks.
+func (s *Store) Children(parent string) ([]*Image, error) {
+	ix, err := s.readIndex()
+	if err != nil {
+		return nil, err
+	}
+	var out []*Image
+	for d, rec := range ix.Images {
+		if rec.Parent != parent {
+			continue
+		}
+		img, err := s.load(ix, d)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, img)
+	}
+	return out, nil
+}
+
 // Add records the image whose manifest is digest under names. Its blobs
 // and layers must be in the store already: the index is written last, so
 // that a pull or load killed half-way leaves no image half there.
@@ -326,7 +355,10 @@ func (s *Store) Tag(src string, dst Reference) error {
 // An image left without names, or named by its id, goes too ("Deleted:
 // ID"), with its manifest and config, and each layer (blob and directory)
 // that no other image has; unless a container uses it (users maps image
-// ids to the containers that use them): then nothing is removed.
+// ids to the containers that use them): then nothing is removed. An image
+// that others were built on (Record.Parent) stays when its last name goes,
+// and is refused by id; one removed takes along its parents that have no
+// name and no other child: the steps of its build.
 func (s *Store) Remove(arg string, users map[string][]string) ([]string, error) {
 	unlock, err := s.Lock(true)
 	if err != nil {
@@ -361,13 +393,19 @@ func (s *Store) Remove(arg string, users map[string][]string) ([]string, error) 
 			left++
 		}
 	}
+	what := arg
+	if byName != "" {
+		what = familiar(byName)
+	}
 	if left == 0 {
 		if c := users[rec.Config]; len(c) > 0 {
-			what := arg
-			if byName != "" {
-				what = familiar(byName)
-			}
 			return nil, fmt.Errorf("conflict: unable to remove %s: container %s uses image %s (remove the container first)", what, c[0], Short(rec.Config))
+		}
+		if ix.children(digest) > 0 {
+			if byName == "" {
+				return nil, fmt.Errorf("conflict: unable to delete %s (cannot be forced) - image has dependent child images (docker's words: remove the images built on it first)", Short(rec.Config))
+			}
+			left = -1 // untagged, and kept for the images built on it
 		}
 	}
 	var lines []string
@@ -376,8 +414,7 @@ func (s *Store) Remove(arg string, users map[string][]string) ([]string, error) 
 		lines = append(lines, "Untagged: "+familiar(n))
 	}
 	if left == 0 {
-		delete(ix.Images, digest)
-		lines = append(lines, "Deleted: "+rec.Config)
+		lines = append(lines, ix.delete(digest, users)...)
 	}
 	if err := s.writeIndex(ix); err != nil {
 		return nil, err
@@ -388,6 +425,46 @@ func (s *Store) Remove(arg string, users map[string][]string) ([]string, error) 
 		}
 	}
 	return lines, nil
+}
+
+// children counts the images made from the image digest.
+func (ix *index) children(digest string) int {
+	n := 0
+	for _, r := range ix.Images {
+		if r.Parent == digest {
+			n++
+		}
+	}
+	return n
+}
+
+// delete removes the image digest from the index, then its parent if that
+// has no name, no other child and no container, and so on up: docker rmi
+// of a built image removes its build's steps with it. It returns the
+// "Deleted: ID" lines.
+func (ix *index) delete(digest string, users map[string][]string) []string {
+	var lines []string
+	for digest != "" {
+		rec := ix.Images[digest]
+		delete(ix.Images, digest)
+		lines = append(lines, "Deleted: "+rec.Config)
+		parent := ix.Images[rec.Parent]
+		if parent == nil || ix.named(rec.Parent) || ix.children(rec.Parent) > 0 || len(users[parent.Config]) > 0 {
+			break
+		}
+		digest = rec.Parent
+	}
+	return lines
+}
+
+// named says whether the image digest has a name.
+func (ix *index) named(digest string) bool {
+	for _, d := range ix.Names {
+		if d == digest {
+			return true
+		}
+	}
+	return false
 }
 
 // collect removes the blobs and layers no image of the index uses. The

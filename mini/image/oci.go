@@ -61,23 +61,77 @@ type Index struct {
 	Annotations   map[string]string `json:"annotations,omitempty"`
 }
 
-// Config is the image's configuration: how to run it, and the diff ids of
-// its layers (the sha256 of each layer's uncompressed tar, bottom first).
+// Config is the image's configuration: how to run it, the diff ids of its
+// layers (the sha256 of each layer's uncompressed tar, bottom first), and
+// how each layer was made (History). mini reads it to run an image, and
+// writes it when it makes one (mini commit, mini build).
 type Config struct {
 	Created      *time.Time `json:"created,omitempty"`
+	Author       string     `json:"author,omitempty"`
 	Architecture string     `json:"architecture"`
 	OS           string     `json:"os"`
-	Config       struct {
-		User       string   `json:"User,omitempty"`
-		Env        []string `json:"Env,omitempty"`
-		Entrypoint []string `json:"Entrypoint,omitempty"`
-		Cmd        []string `json:"Cmd,omitempty"`
-		WorkingDir string   `json:"WorkingDir,omitempty"`
-	} `json:"config"`
-	RootFS struct {
+	Variant      string     `json:"variant,omitempty"`
+	Config       RunConfig  `json:"config"`
+	RootFS       struct {
 		Type    string   `json:"type"`
 		DiffIDs []string `json:"diff_ids"`
 	} `json:"rootfs"`
+	History []History `json:"history,omitempty"`
+}
+
+// Clone is a deep copy of c, for mini build and mini commit to change.
+func (c *Config) Clone() *Config {
+	data, _ := json.Marshal(c) // a Config always encodes
+	var out Config
+	json.Unmarshal(data, &out)
+	return &out
+}
+
+// CompleteHistory gives each layer that the history does not account for
+// (an image made by a tool that writes no history) an entry, at the
+// start: mini history pairs the entries that are not EmptyLayer with the
+// layers, in order, and a build adds one entry per step.
+func (c *Config) CompleteHistory() {
+	n := 0
+	for _, h := range c.History {
+		if !h.EmptyLayer {
+			n++
+		}
+	}
+	if missing := len(c.RootFS.DiffIDs) - n; missing > 0 {
+		c.History = append(make([]History, missing), c.History...)
+	}
+}
+
+// RunConfig is the config's "config": what a container of the image runs,
+// as docker's Dockerfile instructions set it (CMD, ENV, WORKDIR ...).
+type RunConfig struct {
+	User         string              `json:"User,omitempty"`
+	ExposedPorts map[string]struct{} `json:"ExposedPorts,omitempty"`
+	Env          []string            `json:"Env,omitempty"`
+	Entrypoint   []string            `json:"Entrypoint,omitempty"`
+	Cmd          []string            `json:"Cmd,omitempty"`
+	Volumes      map[string]struct{} `json:"Volumes,omitempty"`
+	WorkingDir   string              `json:"WorkingDir,omitempty"`
+	Labels       map[string]string   `json:"Labels,omitempty"`
+	StopSignal   string              `json:"StopSignal,omitempty"`
+	// Docker's own, beyond the OCI spec's: mini does not use them, but an
+	// image built on a base keeps the base's, as docker build does.
+	Healthcheck json.RawMessage `json:"Healthcheck,omitempty"`
+	OnBuild     []string        `json:"OnBuild,omitempty"`
+	Shell       []string        `json:"Shell,omitempty"`
+	ArgsEscaped bool            `json:"ArgsEscaped,omitempty"`
+}
+
+// History is one step of how the image was made, bottom first: one per
+// layer, and one per step that changed only the config (EmptyLayer).
+// docker history lists them.
+type History struct {
+	Created    *time.Time `json:"created,omitempty"`
+	CreatedBy  string     `json:"created_by,omitempty"`
+	Author     string     `json:"author,omitempty"`
+	Comment    string     `json:"comment,omitempty"`
+	EmptyLayer bool       `json:"empty_layer,omitempty"`
 }
 
 // Annotations of an index's descriptor that name the image (image-spec

@@ -64,6 +64,7 @@ func main() {
 	many := flag.Int("many", 100, "detached containers running for the mini ps row and the monitors' memory (0: skip)")
 	kills := flag.Int("kills", 100, "monitors SIGKILLed at random moments in the reclaim run (0: skip)")
 	onlyLife := flag.Bool("only-life", false, "run only the rows of detached containers: exec, ps, monitors")
+	builds := flag.Bool("build", false, "the build bench instead (make bench-build): a Dockerfile built by mini build and by buildah bud, then with every step cached")
 	flag.Parse()
 	if os.Geteuid() != 0 {
 		fatal("bench: run as root (sudo make bench): containers need it")
@@ -77,6 +78,10 @@ func main() {
 	hybrid := setUp(tmp)
 	if *images {
 		imageBench(bin, img, *runs, *containers)
+		return
+	}
+	if *builds {
+		buildBench(bin, img, *runs)
 		return
 	}
 

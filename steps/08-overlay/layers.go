@@ -139,6 +139,17 @@ func makeLayers(ctx *steps.Context, l Layers, image []string, files []initFile, 
 			return err
 		}
 	}
+	// The mount points step 3 needs, if the image lacks them (an image
+	// FROM scratch): made here, they are not made in the upper directory,
+	// which mini commit and mini build turn into a layer (docker's -init
+	// layer has them for the same reason).
+	for _, d := range mountPoints {
+		if !inImage(image, d) {
+			if err := mkdirOwned(ctx, filepath.Join(l.Init, d), 0o755, uid, gid); err != nil {
+				return err
+			}
+		}
+	}
 	// The upper directory's own mode and owner become those of the
 	// container's /: the image's mode, and the container root's.
 	if err := mkdirOwned(ctx, l.Upper, modeOf(image, "/", 0o755), uid, gid); err != nil {
@@ -191,6 +202,19 @@ func modeOf(image []string, dir string, def os.FileMode) os.FileMode {
 		}
 	}
 	return def
+}
+
+// mountPoints are the directories step 3 mounts on.
+var mountPoints = []string{"/dev", "/proc", "/sys"}
+
+// inImage says whether one of the image's layers has path.
+func inImage(image []string, path string) bool {
+	for _, layer := range image {
+		if _, err := os.Lstat(filepath.Join(layer, path)); err == nil {
+			return true
+		}
+	}
+	return false
 }
 
 // mkdirOwned makes one directory with exactly mode (the umask is undone)

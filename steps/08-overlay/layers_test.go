@@ -84,6 +84,9 @@ func TestMakeLayers(t *testing.T) {
 		"init/etc":          "drwxr-x---", // the image's /etc mode
 		"init/etc/hostname": "-rw-r--r-- box",
 		"init/etc/hosts":    "-rw-r--r-- 127.0.0.1\tlocalhost",
+		"init/dev":          "drwxr-xr-x", // mount points the image lacks
+		"init/proc":         "drwxr-xr-x",
+		"init/sys":          "drwxr-xr-x",
 		"upper":             "drwxr-xr-x", // the image's / mode
 		"work":              "drwx------",
 		"merged":            "drwxr-xr-x",

@@ -23,6 +23,10 @@ type ApplyOptions struct {
 	// Warn prints a line the user must see. Each kind of thing skipped is
 	// reported once per layer, not once per file.
 	Warn func(format string, args ...any)
+	// Archive: r is a plain archive (mini build's ADD unpacks one into the
+	// image), not a layer: a ".wh." name there is refused, not taken for a
+	// deletion.
+	Archive bool
 }
 
 // Limits a tar entry's name must stay within: the kernel's PATH_MAX and
@@ -119,6 +123,9 @@ func (a *applier) entry(hdr *tar.Header, tr io.Reader) error {
 	parent, base := path.Split(name)
 	parent = path.Clean(parent)
 	if strings.HasPrefix(base, WhiteoutPrefix) {
+		if a.opt.Archive {
+			return fmt.Errorf("in a layer the prefix %q means a deleted file, and the archive's file would become one: refused (rename it)", WhiteoutPrefix)
+		}
 		return a.whiteout(parent, base)
 	}
 	dirfd, err := a.dir(parent, true)

@@ -7,8 +7,8 @@ import "golang.org/x/sys/unix"
 // changeset", image-spec/layer.md) a deletion is an empty file whose name
 // has a prefix; on disk, overlayfs reads its own markers
 // (Documentation/filesystems/overlayfs.rst, "whiteouts and opaque
-// directories"). ApplyLayer goes from tar to disk; the inverse, an upper
-// directory to a tar with .wh. entries (mini commit), belongs beside it.
+// directories"). ApplyLayer (unpack.go) goes from tar to disk; Diff
+// (diff.go) from a container's upper directory back to a tar.
 const (
 	// WhiteoutPrefix starts a tar entry that deletes NAME from the layers
 	// below: ".wh.NAME". On disk it becomes a whiteout: a character device

@@ -1,5 +1,5 @@
 // Command mini-image is the part of mini that moves images in and out of
-// its store: mini pull, load and save run it. See mini/image/transfer.
+// its store: mini pull, push, load and save run it. See mini/image/transfer.
 package main
 
 import (

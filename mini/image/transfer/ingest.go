@@ -13,8 +13,6 @@ import (
 	"hash"
 	"io"
 	"os"
-	"path/filepath"
-	"strconv"
 
 	"github.com/klauspost/compress/zstd"
 
@@ -37,34 +35,21 @@ func (in *ingest) putBytes(digest string, data []byte) error {
 	if got := digestOf(data); got != digest {
 		return fmt.Errorf("blob %s: its content hashes to %s: refused", image.Short(digest), image.Short(got))
 	}
-	path := in.store.BlobPath(digest)
-	if image.Has(path) {
-		return nil
+	_, path, err := in.store.PutBlob(data)
+	if path != "" {
+		in.added = append(in.added, path)
 	}
-	tmp, err := in.store.TempPath("blob")
-	if err != nil {
-		return err
-	}
-	if err := os.WriteFile(tmp, data, 0o600); err != nil {
-		os.Remove(tmp)
-		return fmt.Errorf("write blob: %w", err)
-	}
-	return in.commit(tmp, path)
+	return err
 }
 
-// commit renames tmp, complete and verified, to its place in the store. If
-// another mini put the same there first, its copy stays and ours goes.
+// commit renames tmp, complete and verified, to its place in the store
+// (Store.Place), and lists it if it is ours.
 func (in *ingest) commit(tmp, path string) error {
-	err := os.Rename(tmp, path)
-	if err != nil && image.Has(path) {
-		return image.RemoveAll(tmp)
+	placed, err := in.store.Place(tmp, path)
+	if placed {
+		in.added = append(in.added, path)
 	}
-	if err != nil {
-		image.RemoveAll(tmp)
-		return fmt.Errorf("rename %s: %w", path, err)
-	}
-	in.added = append(in.added, path)
-	return nil
+	return err
 }
 
 // rollback discards what this ingest put in place and no image uses.
@@ -115,16 +100,13 @@ func (in *ingest) layer(r io.Reader, digest, diffID string, read func(int64)) (l
 		src = io.TeeReader(blob, f)
 	}
 
-	var layerTmp string
+	var layerTmp, diff string
 	if needLayer {
-		tmp, err := in.store.TempPath("layer")
+		tmp, d, err := in.store.MakeLayerDir()
 		if err != nil {
 			return res, err
 		}
-		if err := os.Mkdir(tmp, 0o700); err != nil {
-			return res, fmt.Errorf("mkdir %s: %w", tmp, err)
-		}
-		layerTmp = tmp
+		layerTmp, diff = tmp, d
 		defer func() {
 			if layerTmp != "" {
 				image.RemoveAll(layerTmp)
@@ -138,13 +120,6 @@ func (in *ingest) layer(r io.Reader, digest, diffID string, read func(int64)) (l
 	}
 	uncompressed := &hashReader{r: tar, h: sha256.New()}
 	if needLayer {
-		// The files: a directory of the layer's own, 0755 as docker makes
-		// it, unless the tar gives its root ("./") a mode.
-		diff := filepath.Join(layerTmp, "diff")
-		if err := os.Mkdir(diff, 0o755); err != nil {
-			closeTar()
-			return res, err
-		}
 		err = overlay.ApplyLayer(uncompressed, diff, overlay.ApplyOptions{Rootless: os.Geteuid() != 0, Warn: in.warn})
 	} else {
 		_, err = io.Copy(io.Discard, uncompressed)
@@ -173,12 +148,13 @@ func (in *ingest) layer(r io.Reader, digest, diffID string, read func(int64)) (l
 		}
 	}
 	if needLayer {
-		if err := os.WriteFile(filepath.Join(layerTmp, "size"), []byte(strconv.FormatInt(res.Size, 10)+"\n"), 0o600); err != nil {
-			return res, err
-		}
 		tmp := layerTmp
 		layerTmp = ""
-		if err := in.commit(tmp, in.store.LayerRoot(diffID)); err != nil {
+		placed, err := in.store.PlaceLayer(tmp, diffID, res.Size)
+		if placed {
+			in.added = append(in.added, in.store.LayerRoot(diffID))
+		}
+		if err != nil {
 			return res, err
 		}
 	}

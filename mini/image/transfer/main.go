@@ -12,14 +12,14 @@ import (
 	"mini/mini/image"
 )
 
-// Main is bin/mini-image: mini pull, load and save. mini runs it with the
+// Main is bin/mini-image: mini pull, push, load and save. mini runs it with the
 // same arguments ("mini pull busybox" runs "mini-image pull busybox"): the
 // registry client and the archive code it needs would make every start of
 // bin/mini slower, and mini starts twice a container (docs/images.md).
 // It returns the exit code: 0, or 125 with one line on stderr.
 func Main(args []string) int {
 	if len(args) == 0 {
-		fmt.Fprintln(os.Stderr, "mini-image: runs mini pull, load and save: use those")
+		fmt.Fprintln(os.Stderr, "mini-image: runs mini pull, push, load and save: use those")
 		return 125
 	}
 	var err error
@@ -30,11 +30,20 @@ func Main(args []string) int {
 		err = loadMain(args[1:])
 	case "save":
 		err = saveMain(args[1:])
+	case "push":
+		err = pushMain(args[1:])
+	case "put-layer": // bin/mini's, for commit and build
+		err = putLayerMain(args[1:])
+	case "unpack": // bin/mini's, for build's ADD
+		err = unpackMain(args[1:])
 	default:
-		err = fmt.Errorf("mini-image: unknown command %q: it runs mini pull, load and save", args[0])
+		err = fmt.Errorf("mini-image: unknown command %q: it runs mini pull, push, load and save", args[0])
 	}
 	if errors.Is(err, pflag.ErrHelp) {
 		return 0
+	}
+	if errors.Is(err, errNotArchive) {
+		return image.NotArchive
 	}
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "mini: %s\n", strings.Join(strings.Fields(err.Error()), " "))
@@ -70,6 +79,26 @@ func pullMain(args []string) error {
 	ref, _ := image.ParseReference(fs.Arg(0))
 	fmt.Println(ref.String())
 	return nil
+}
+
+func pushMain(args []string) error {
+	var opt PushOptions
+	fs, root, err := flags("push", "push [--insecure] [-q] NAME[:TAG]", args, func(fs *pflag.FlagSet) {
+		fs.BoolVar(&opt.Insecure, "insecure", false, "allow plain HTTP to a registry not on this machine")
+		fs.BoolVarP(&opt.Quiet, "quiet", "q", false, "print nothing but errors")
+	})
+	if err != nil {
+		return err
+	}
+	if fs.NArg() != 1 {
+		return errors.New("push: give one image name: mini push NAME[:TAG] (localhost:5000/x/y:tag)")
+	}
+	s, err := image.Open(root, false)
+	if err != nil {
+		return err
+	}
+	opt.Out = os.Stdout
+	return Push(context.Background(), s, fs.Arg(0), opt)
 }
 
 func loadMain(args []string) error {
