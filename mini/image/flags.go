@@ -23,8 +23,7 @@ func ParseFlags(cmd, usage string, args []string, define func(fs *pflag.FlagSet)
 	fs.Usage = func() { fmt.Fprintf(os.Stdout, "Usage: mini %s\n\nFlags:\n%s", usage, fs.FlagUsages()) }
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, pflag.ErrHelp) {
-			fs.Usage()
-			return nil, "", err
+			return nil, "", err // pflag has printed the usage (fs.Usage)
 		}
 		return nil, "", fmt.Errorf("%s: %v (usage: mini %s)", cmd, err, usage)
 	}
