@@ -33,8 +33,7 @@ func commandFlags(name, usage string) (*pflag.FlagSet, *string) {
 func parseCommand(fs *pflag.FlagSet, args []string, min int, usage string) error {
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, pflag.ErrHelp) {
-			fs.Usage()
-			return err
+			return err // pflag has printed the usage (fs.Usage)
 		}
 		return fmt.Errorf("%s: %v (usage: mini %s)", fs.Name(), err, usage)
 	}

@@ -18,8 +18,8 @@ import (
 //	box
 //
 // "$ " lines are commands, run with sh from the repository's root as root
-// ("sudo " is dropped) with this test's mini first on PATH (for "mini" and
-// "bin/mini"); the lines up to
+// (sudo runs the command as it is: sudoShim), with this test's mini in place
+// of bin/mini (thisMini); the lines up to
 // the next command are its output, stdout and stderr together. In the output
 // <id> is 12 hex digits, <n> a number, <ip> an IPv4 address with an optional
 // /prefix, <*> anything within a line, and a line "..." any number of lines.
@@ -43,9 +43,9 @@ func TestDocs(t *testing.T) {
 			name = strings.ReplaceAll(strings.TrimPrefix(file, "../"), "/", "_")
 		}
 		t.Run(name, func(t *testing.T) {
-			env := append(os.Environ(), testEnv(t)...)
+			env := append(sudoShim(t), testEnv(t)...)
 			for _, s := range sessions {
-				cmd := exec.Command("sh", "-c", s.command)
+				cmd := exec.Command("sh", "-c", thisMini(t, s.command))
 				cmd.Dir = ".."
 				cmd.Env = env
 				out, _ := cmd.CombinedOutput()
@@ -62,6 +62,30 @@ func TestDocs(t *testing.T) {
 	}
 }
 
+// sudoShim is the environment with a sudo of its own first on PATH, which
+// runs the command as it is: the test is root already, and a machine
+// without sudo (a CI container) runs the docs' "sudo ..." all the same.
+func sudoShim(t *testing.T) []string {
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "sudo"), []byte("#!/bin/sh\nexec env \"$@\"\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	return append(os.Environ(), "PATH="+dir+":"+os.Getenv("PATH"))
+}
+
+// binMini is bin/mini where a command names it: at the start of a word.
+var binMini = regexp.MustCompile(`(^|[\s'"(;&|=])bin/mini\b`)
+
+// thisMini makes the doc's bin/mini this test's mini, the one testscript
+// puts on PATH: bin/mini is whatever make build last built.
+func thisMini(t *testing.T, command string) string {
+	path, err := exec.LookPath("mini")
+	if err != nil {
+		t.Fatalf("this test's mini is not on PATH: %v", err)
+	}
+	return binMini.ReplaceAllString(command, "${1}"+path)
+}
+
 type session struct {
 	line    int
 	command string
@@ -70,31 +94,62 @@ type session struct {
 
 // parseSessions reads the ```console blocks of a Markdown file.
 func parseSessions(t *testing.T, file string) []session {
+	var out []session
+	for _, b := range fencedBlocks(t, file) {
+		if b.lang != "console" {
+			continue
+		}
+		for i, line := range b.lines {
+			line = strings.TrimRight(line, " \t")
+			trimmed := strings.TrimSpace(line)
+			switch {
+			case strings.HasPrefix(trimmed, "$ "):
+				// sudo is a stand-in that runs the command as it is (the
+				// test is root), and bin/mini is this test's mini (thisMini).
+				out = append(out, session{line: b.line + 1 + i, command: strings.TrimPrefix(trimmed, "$ ")})
+			case len(out) > 0:
+				out[len(out)-1].want = append(out[len(out)-1].want, strings.TrimPrefix(line, b.indent))
+			}
+		}
+	}
+	return out
+}
+
+// fenced is a fenced block of a Markdown file: its language (console,
+// mermaid, sh, or ""), the line of its opening fence, and its lines.
+type fenced struct {
+	lang   string
+	line   int
+	lines  []string
+	indent string // the fence's (a block in a list is indented): the lines keep theirs beyond it
+}
+
+// fencedBlocks reads the fenced blocks of a Markdown file.
+func fencedBlocks(t *testing.T, file string) []fenced {
 	f, err := os.Open(file)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer f.Close()
-	var out []session
+	var out []fenced
 	in := false
-	fence := "" // the block's indentation (a block in a list is indented): output keeps its own
+	fence := ""
 	sc := bufio.NewScanner(f)
 	for n := 1; sc.Scan(); n++ {
-		line := strings.TrimRight(sc.Text(), " \t")
+		line := sc.Text()
 		trimmed := strings.TrimSpace(line)
 		switch {
-		case !in && trimmed == "```console":
+		case !in && strings.HasPrefix(trimmed, "```"):
 			in, fence = true, indentOf(line, trimmed)
+			out = append(out, fenced{lang: strings.TrimPrefix(trimmed, "```"), line: n, indent: fence})
 		case in && trimmed == "```":
 			in = false
-		case in && strings.HasPrefix(trimmed, "$ "):
-			cmd := strings.TrimPrefix(strings.TrimPrefix(trimmed, "$ "), "sudo ")
-			// The doc's bin/mini or installed mini is this test's mini.
-			cmd = strings.ReplaceAll(cmd, "bin/mini ", "mini ")
-			out = append(out, session{line: n, command: cmd})
-		case in && len(out) > 0:
-			out[len(out)-1].want = append(out[len(out)-1].want, strings.TrimPrefix(line, fence))
+		case in:
+			out[len(out)-1].lines = append(out[len(out)-1].lines, line)
 		}
+	}
+	if in {
+		t.Errorf("%s: a fenced block is not closed", file)
 	}
 	return out
 }

@@ -66,7 +66,7 @@ func execMain(args []string) int {
 	if *tty && !hasTerm {
 		p.Env = append(p.Env, "TERM=xterm") // docker's
 	}
-	if *tty && *interactive && !terminal.IsTerminal(os.Stdin) {
+	if *tty && *interactive && !steps.IsTerminal(os.Stdin) {
 		return commandExit(errors.New("-i -t: the input device is not a TTY (docker's words): run with a terminal, or without -t"))
 	}
 	if *trace {
@@ -103,11 +103,11 @@ func execIn(s *container.State, p *enter.Process, interactive, tty bool) (int, e
 		p.Stdio[0] = os.Stdin
 	}
 	// Without -t, a terminal of the caller's is not handed in: pipes stand
-	// in for it (terminal.Pipes).
+	// in for it (steps.StandIn).
 	started := func() {}
 	if !tty {
 		var stop func()
-		if p.Stdio, started, stop, err = terminal.Pipes(p.Stdio); err != nil {
+		if p.Stdio, started, stop, err = steps.StandIn(p.Stdio); err != nil {
 			return 125, err
 		}
 		defer stop()

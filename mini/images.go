@@ -19,6 +19,7 @@ import (
 
 	"mini/mini/container"
 	"mini/mini/image"
+	"mini/steps"
 )
 
 // The image commands, docker's names and output shapes: mini images, tag
@@ -28,23 +29,7 @@ import (
 // not carry them (docs/images.md).
 
 // imageFlags parses an image command's flags, with --data-root.
-func imageFlags(cmd, usage string, args []string, define func(fs *pflag.FlagSet)) (*pflag.FlagSet, string, error) {
-	fs := pflag.NewFlagSet(cmd, pflag.ContinueOnError)
-	fs.SetOutput(io.Discard)
-	dataRoot := fs.String("data-root", image.DefaultRoot(), "where images are kept ($MINI_DATA_ROOT, else /var/lib/mini)")
-	if define != nil {
-		define(fs)
-	}
-	fs.Usage = func() { fmt.Fprintf(os.Stdout, "Usage: mini %s\n\nFlags:\n%s", usage, fs.FlagUsages()) }
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, pflag.ErrHelp) {
-			fs.Usage()
-			return nil, "", err
-		}
-		return nil, "", fmt.Errorf("%s: %v (usage: mini %s)", cmd, err, usage)
-	}
-	return fs, *dataRoot, nil
-}
+var imageFlags = image.ParseFlags
 
 // fail prints an image command's error as every mini error: one line, 125.
 func fail(err error) int {
@@ -245,7 +230,7 @@ func pullForRun(dataRoot, name string) error {
 		return err
 	}
 	args := []string{"pull", "--data-root", dataRoot, name}
-	tty := isTerminal(os.Stderr)
+	tty := steps.IsTerminal(os.Stderr)
 	if tty {
 		ref, _ := image.ParseReference(name)
 		fmt.Fprintf(os.Stderr, "Unable to find image '%s' locally\n", ref.Familiar())
@@ -271,12 +256,6 @@ func pullForRun(dataRoot, name string) error {
 		return errors.New(msg)
 	}
 	return nil
-}
-
-// isTerminal: the TCGETS ioctl works only on a terminal (ioctl_tty(2)).
-func isTerminal(f *os.File) bool {
-	_, err := unix.IoctlGetTermios(int(f.Fd()), unix.TCGETS)
-	return err == nil
 }
 
 // imageUsers maps image ids to the containers under runRoot made from them,

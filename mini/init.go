@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"os"
+	"strconv"
 	"strings"
 
 	"golang.org/x/sys/unix"
@@ -39,7 +40,7 @@ func initProcessMain(args []string) int {
 	_ = os.WriteFile("/proc/self/comm", []byte("mini-init"), 0)
 	reap := pid.Init
 	if lab, ok := strings.CutPrefix(args[0], "--lab="); ok {
-		if lab == "2" {
+		if n, _ := strconv.Atoi(lab); n == 2 || n == everyLab {
 			reap = labpid.Init
 		}
 		args = args[1:]

@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strconv"
 
+	lifecycle "mini/lab/00-lifecycle"
 	labuts "mini/lab/01-uts"
 	labpid "mini/lab/02-pid"
 	labmount "mini/lab/03-mount"
@@ -44,26 +45,53 @@ var labSteps = []steps.Step{
 	labsecurity.Step{},
 }
 
+// everyLab is spec.Lab for $MINI_LAB=all: every step is the learner's, and
+// at --step 0 the engine too (lab/00-lifecycle). It travels to the child as
+// spec.Lab does.
+const everyLab = -1
+
 // labNumber is the step the learner's version replaces: --step with --lab,
-// else $MINI_LAB, else 0 (none). A $MINI_LAB above --step replaces nothing.
+// else $MINI_LAB, else 0 (none); everyLab for all of them. A $MINI_LAB
+// above --step replaces nothing. Lab 00, the engine's, replaces mini's only
+// at --step 0, where it is everyLab: there is no other step to replace.
 func labNumber(flag bool, step int) (int, error) {
 	n, from := 0, "--lab"
 	switch v := os.Getenv(labEnv); {
-	case flag && step == 0:
-		return 0, fmt.Errorf("--lab needs --step 1 or higher: it runs your lab/NN version of step N")
 	case flag:
 		n = step
+	case v == "all":
+		return everyLab, nil
 	case v != "":
 		var err error
 		from = fmt.Sprintf("$%s=%s", labEnv, v)
-		if n, err = strconv.Atoi(v); err != nil || n < 1 {
-			return 0, fmt.Errorf("%s: want the number of the step whose lab to run, or unset it", from)
+		if n, err = strconv.Atoi(v); err != nil || n < 0 {
+			return 0, fmt.Errorf("%s: want the number of the step whose lab to run, or all, or unset it", from)
 		}
 	}
-	if n != 0 && findStep(labSteps, n) == nil {
-		return 0, fmt.Errorf("%s: there is no lab for step %d: lab/ has steps %s", from, n, stepNumbers(labSteps))
+	switch {
+	case n == 0 && step == 0 && (flag || os.Getenv(labEnv) == "0"):
+		return everyLab, nil // lab 00
+	case n == 0:
+		return 0, nil
+	case findStep(labSteps, n) == nil:
+		return 0, fmt.Errorf("%s: there is no lab for step %d: lab/ has steps 0, %s", from, n, stepNumbers(labSteps))
 	}
 	return n, nil
+}
+
+// replaced says whether the learner's version of step n runs in place of
+// mini's.
+func replaced(spec *steps.Spec, n int) bool { return spec.Lab == n || spec.Lab == everyLab }
+
+// runLab00 runs a container at --step 0 with the learner's engine
+// (lab/00-lifecycle) in place of mini's: in the foreground only, and
+// without the container state the other runs keep (mini ps does not list
+// it).
+func runLab00(spec *steps.Spec, opts lifeOptions) (int, error) {
+	if opts.detach || opts.tty {
+		return 125, fmt.Errorf("your engine (lab/00-lifecycle) runs in the foreground, without a terminal: leave out -d and -t")
+	}
+	return lifecycle.Run(spec, "mini", os.Stderr)
 }
 
 // recipe returns the steps spec runs, in order: steps 1..spec.Step, with
@@ -71,10 +99,10 @@ func labNumber(flag bool, step int) (int, error) {
 // both call it, so they run the same steps.
 func recipe(spec *steps.Spec) []steps.Step {
 	all := allSteps
-	if lab := findStep(labSteps, spec.Lab); lab != nil {
+	if spec.Lab != 0 {
 		all = slices.Clone(allSteps)
 		for i, s := range all {
-			if s.Number() == spec.Lab {
+			if lab := findStep(labSteps, s.Number()); lab != nil && replaced(spec, s.Number()) {
 				all[i] = lab
 			}
 		}
@@ -96,15 +124,17 @@ func recipe(spec *steps.Spec) []steps.Step {
 // the host's own (rename the host, mount over its directories). The flags
 // are asked with a context that prints nothing.
 func checkLab(spec *steps.Spec) error {
-	lab, ref := findStep(labSteps, spec.Lab), findStep(allSteps, spec.Lab)
-	if lab == nil || spec.Lab > spec.Step {
-		return nil
-	}
 	ctx := steps.NewContext(spec, "host", io.Discard)
-	want, got := cloneFlags(ctx, ref), cloneFlags(ctx, lab)
-	if want&^got != 0 {
-		return fmt.Errorf("lab step %d (%s): CloneFlags does not create the namespace this step is about yet (TODO 1 in lab/%02d-%s): without it the other hooks would change the host's",
-			spec.Lab, lab.Name(), spec.Lab, lab.Name())
+	for _, lab := range labSteps {
+		n := lab.Number()
+		if !replaced(spec, n) || n > spec.Step {
+			continue
+		}
+		want, got := cloneFlags(ctx, findStep(allSteps, n)), cloneFlags(ctx, lab)
+		if want&^got != 0 {
+			return fmt.Errorf("lab step %d (%s): CloneFlags does not create the namespace this step is about yet (TODO 1 in lab/%02d-%s): without it the other hooks would change the host's",
+				n, lab.Name(), n, lab.Name())
+		}
 	}
 	return nil
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 
+	lifecycle "mini/lab/00-lifecycle"
 	"mini/mini/monitor"
 	"mini/steps"
 )
@@ -30,6 +31,8 @@ func Main() int {
 		return initMain()
 	case steps.InitProcessArg:
 		return initProcessMain(args[1:])
+	case lifecycle.InitArg: // lab/00-lifecycle's child
+		return lifecycle.Init()
 	case "run":
 		return runMain(args[1:])
 	case "images":

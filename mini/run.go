@@ -83,7 +83,11 @@ func runMain(args []string) int {
 		fmt.Fprintf(os.Stderr, "mini: %v\n", oneLine(err))
 		return 125
 	}
-	code, err := runContainer(args, spec, opts)
+	runner := runContainer
+	if spec.Step == 0 && spec.Lab == everyLab {
+		runner = func(_ []string, spec *steps.Spec, opts lifeOptions) (int, error) { return runLab00(spec, opts) }
+	}
+	code, err := runner(args, spec, opts)
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "mini: %v\n", oneLine(err))
 	}

@@ -70,10 +70,10 @@ func setImage(fs *pflag.FlagSet, spec *steps.Spec, arg string) ([]string, error)
 		return nil, fmt.Errorf("image %s has no layers: there is nothing to run", arg)
 	case len(layers) > maxLayers:
 		return nil, fmt.Errorf("image %s has %d layers: overlayfs stacks at most %d lower layers, and step 8 adds one (the -init layer): squash the image into fewer", arg, len(layers), maxLayers+1)
-	case len(layers) > 1 && spec.Step < 8:
+	case len(layers) > 1 && !spec.OwnLayers():
 		return nil, fmt.Errorf("image %s has %d layers, and below step 8 the container's / is one directory: only overlayfs (step 8) stacks layers: use --step 8", arg, len(layers))
 	}
-	if os.Geteuid() == 0 && spec.Step >= 5 && spec.Step < 8 {
+	if os.Geteuid() == 0 && spec.RootRemapped() && !spec.OwnLayers() {
 		// The container's root is another host uid from step 5 on, and
 		// until step 8 mounts the layers for it, it would have to walk
 		// into the store itself.

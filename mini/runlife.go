@@ -39,7 +39,7 @@ func (o *lifeOptions) parse(fs *pflag.FlagSet, spec *steps.Spec) error {
 	o.interactive, _ = fs.GetBool("interactive")
 	spec.Tty, _ = fs.GetBool("tty")
 	o.tty = spec.Tty
-	if o.interactive && spec.Tty && !o.detach && !terminal.IsTerminal(os.Stdin) {
+	if o.interactive && spec.Tty && !o.detach && !steps.IsTerminal(os.Stdin) {
 		return errors.New("-i -t: the input device is not a TTY (docker's words): run with a terminal, or without -t")
 	}
 	o.logMax = container.DefaultLogMax

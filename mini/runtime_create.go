@@ -96,7 +96,7 @@ func createMain(g *runtimeFlags, args []string) error {
 		stdio = [3]*os.File{null, null, null}
 	} else {
 		for i, f := range stdio {
-			if terminal.IsTerminal(f) {
+			if steps.IsTerminal(f) {
 				return fmt.Errorf("fd %d is a terminal: the container would get yours, and could type into it (TIOCSTI); redirect it, or give the container its own (process.terminal and --console-socket)", i)
 			}
 		}

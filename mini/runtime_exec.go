@@ -16,7 +16,6 @@ import (
 	"mini/mini/container"
 	"mini/mini/enter"
 	"mini/mini/oci"
-	"mini/mini/terminal"
 	"mini/steps"
 	security "mini/steps/09-security"
 )
@@ -172,7 +171,7 @@ func ociExec(s *container.State, p specs.Process, console, pidFile string, detac
 	}
 	if !p.Terminal {
 		for i, f := range ep.Stdio {
-			if terminal.IsTerminal(f) {
+			if steps.IsTerminal(f) {
 				return 1, fmt.Errorf("fd %d is a terminal: the process would get yours (TIOCSTI); redirect it, or give it its own (process.terminal and --console-socket)", i)
 			}
 		}

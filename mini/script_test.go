@@ -166,6 +166,10 @@ func TestScripts(t *testing.T) {
 		Dir:         "testdata/script",
 		WorkdirRoot: root,
 		Setup: func(env *testscript.Env) error {
+			// make lab-check STEP=N: only the scenarios that check step N.
+			if lab := os.Getenv(labEnv); lab != "" && !checksLab(strings.TrimPrefix(filepath.Base(env.WorkDir), "script-"), lab) {
+				env.T().Skip("not a scenario of lab " + lab)
+			}
 			env.Setenv("IMAGE", image)
 			env.Setenv("TESTDATA", testdata)
 			env.Setenv("GOCACHE", goCaches[0])

@@ -30,6 +30,11 @@ if [ ! -x "$img/usr/bin/apt-get" ]; then
 	mv "$img.new" "$img"
 fi
 
+# Bridge mode turns forwarding on and sets the FORWARD policy to DROP where it
+# was off, as docker does: this run puts back what it found.
+forward=$(cat /proc/sys/net/ipv4/ip_forward)
+policy=$(iptables -w -S FORWARD | awk '$1 == "-P" { print $3 }')
+
 # State, bridge and subnet of this run's own, removed at the end.
 root=$(mktemp -d /run/mini-realworld.XXXXXX)
 work=$(mktemp -d /var/tmp/mini-realworld-run.XXXXXX)
@@ -44,6 +49,8 @@ cleanup() {
 			while read -r rule; do eval "iptables -w -t $table $rule"; done
 	done
 	[ -z "$registry" ] || kill "$registry" 2>/dev/null || true
+	echo "$forward" >/proc/sys/net/ipv4/ip_forward
+	[ -z "$policy" ] || iptables -w -P FORWARD "$policy"
 	rm -rf "$root" "$work"
 }
 trap cleanup EXIT

@@ -592,39 +592,3 @@ func describe(ws syscall.WaitStatus) string {
 	}
 	return fmt.Sprintf("exit status %d", ws.ExitStatus())
 }
-
-// cloneNames spells clone flags as the man page does; intoCgroup adds
-// CLONE_INTO_CGROUP, a clone3(2) flag beyond clone(2)'s 32 bits.
-func cloneNames(flags uintptr, intoCgroup bool) string {
-	names := []struct {
-		flag uintptr
-		name string
-	}{
-		{unix.CLONE_NEWUTS, "CLONE_NEWUTS"},
-		{unix.CLONE_NEWPID, "CLONE_NEWPID"},
-		{unix.CLONE_NEWNS, "CLONE_NEWNS"},
-		{unix.CLONE_NEWIPC, "CLONE_NEWIPC"},
-		{unix.CLONE_NEWUSER, "CLONE_NEWUSER"},
-		{unix.CLONE_NEWNET, "CLONE_NEWNET"},
-		{unix.CLONE_NEWCGROUP, "CLONE_NEWCGROUP"},
-	}
-	s := ""
-	for _, n := range names {
-		if flags&n.flag != 0 {
-			if s != "" {
-				s += "|"
-			}
-			s += n.name
-		}
-	}
-	if intoCgroup {
-		if s != "" {
-			s += "|"
-		}
-		s += "CLONE_INTO_CGROUP"
-	}
-	if s == "" {
-		return "0"
-	}
-	return s
-}

@@ -57,7 +57,8 @@ func CheckUser(user string) error {
 // entry (its group is then 0 and its home /); a name must have one. Without
 // GROUP the user's group is its passwd entry's, and its supplementary groups
 // are the groups that list it by name; with GROUP, that group alone.
-func LookupUser(user string, passwd, group []byte) (Identity, error) {
+// flag names the flag in errors: --user, or -u for mini exec.
+func LookupUser(flag, user string, passwd, group []byte) (Identity, error) {
 	id := Identity{Home: "/"}
 	u, g, hasGroup := strings.Cut(user, ":")
 	uid, uidErr := strconv.Atoi(u)
@@ -76,7 +77,7 @@ func LookupUser(user string, passwd, group []byte) (Identity, error) {
 	}
 	if !found {
 		if uidErr != nil {
-			return id, fmt.Errorf("--user %s: no user %q in the container's /etc/passwd (a number needs no entry)", user, u)
+			return id, fmt.Errorf("%s %s: no user %q in the container's /etc/passwd (a number needs no entry)", flag, user, u)
 		}
 		id.UID = uid
 	}
@@ -101,7 +102,7 @@ func LookupUser(user string, passwd, group []byte) (Identity, error) {
 	}
 	if hasGroup && !groupFound {
 		if gidErr != nil {
-			return id, fmt.Errorf("--user %s: no group %q in the container's /etc/group (a number needs no entry)", user, g)
+			return id, fmt.Errorf("%s %s: no group %q in the container's /etc/group (a number needs no entry)", flag, user, g)
 		}
 		id.GID = gid
 	}
@@ -159,15 +160,7 @@ func SwitchUser(ctx *Context) error {
 		spec.Env = defaultEnv(spec.Env, "HOME", "/root")
 		return nil
 	}
-	passwd, err := readIDFile("/etc/passwd")
-	if err != nil {
-		return err
-	}
-	group, err := readIDFile("/etc/group")
-	if err != nil {
-		return err
-	}
-	id, err := LookupUser(spec.User, passwd, group)
+	id, err := ResolveUser("--user", spec.User)
 	if err != nil {
 		return err
 	}
@@ -211,16 +204,30 @@ func unmappedHint(err error, kind string, maps []IDMap) string {
 	return fmt.Sprintf(" (the container's user namespace maps %ss %s only: use one of those, or see --%smap)", kind, strings.Join(covers, ", "), kind)
 }
 
+// ResolveUser resolves USER[:GROUP] (LookupUser) in the container's own
+// /etc/passwd and /etc/group: this process's / is the container's by now.
+// The container's init (SwitchUser) and mini exec both call it.
+func ResolveUser(flag, user string) (Identity, error) {
+	passwd, err := readIDFile("/etc/passwd")
+	if err == nil {
+		var group []byte
+		if group, err = readIDFile("/etc/group"); err == nil {
+			return LookupUser(flag, user, passwd, group)
+		}
+	}
+	return Identity{}, fmt.Errorf("%s %s: %w", flag, user, err)
+}
+
 // readIDFile reads the container's /etc/passwd or /etc/group: a regular
-// file (not a FIFO that would block the child, nor a device), at most
-// maxIDFile bytes. A missing file is empty: numeric ids need none.
+// file (not a FIFO that would block, nor a device), at most maxIDFile
+// bytes. A missing file is empty: numeric ids need none.
 func readIDFile(path string) ([]byte, error) {
 	fd, err := unix.Open(path, unix.O_RDONLY|unix.O_NONBLOCK|unix.O_CLOEXEC, 0)
 	if errors.Is(err, unix.ENOENT) {
 		return nil, nil
 	}
 	if err != nil {
-		return nil, fmt.Errorf("open %s: %w", path, err)
+		return nil, fmt.Errorf("open the container's %s: %w", path, err)
 	}
 	f := os.NewFile(uintptr(fd), path)
 	defer f.Close()
@@ -229,14 +236,14 @@ func readIDFile(path string) ([]byte, error) {
 		return nil, fmt.Errorf("fstat %s: %w", path, err)
 	}
 	if st.Mode&unix.S_IFMT != unix.S_IFREG {
-		return nil, fmt.Errorf("the image's %s is not a regular file: --user cannot be resolved", path)
+		return nil, fmt.Errorf("the container's %s is not a regular file", path)
 	}
 	var b bytes.Buffer
 	if _, err := io.Copy(&b, io.LimitReader(f, maxIDFile+1)); err != nil {
 		return nil, fmt.Errorf("read %s: %w", path, err)
 	}
 	if b.Len() > maxIDFile {
-		return nil, fmt.Errorf("the image's %s is larger than %d MiB: --user cannot be resolved", path, maxIDFile>>20)
+		return nil, fmt.Errorf("the container's %s is larger than %d MiB", path, maxIDFile>>20)
 	}
 	return b.Bytes(), nil
 }

@@ -41,7 +41,7 @@ func TestLookupUser(t *testing.T) {
 		{"nohome", Identity{1002, 1002, []int{1002}, "/"}},
 		{"daemon", Identity{1, 1, []int{1, 50}, "/usr/sbin"}},
 	} {
-		got, err := LookupUser(tc.user, []byte(testPasswd), []byte(testGroup))
+		got, err := LookupUser("--user", tc.user, []byte(testPasswd), []byte(testGroup))
 		if err != nil {
 			t.Errorf("%s: %v", tc.user, err)
 			continue
@@ -51,15 +51,15 @@ func TestLookupUser(t *testing.T) {
 		}
 	}
 	for user, msg := range map[string]string{
-		"bob":        `no user "bob" in the container's /etc/passwd`,
+		"bob":        `-u bob: no user "bob" in the container's /etc/passwd`,
 		"app:nobody": `no group "nobody" in the container's /etc/group`,
 	} {
-		if _, err := LookupUser(user, []byte(testPasswd), []byte(testGroup)); err == nil || !strings.Contains(err.Error(), msg) {
+		if _, err := LookupUser("-u", user, []byte(testPasswd), []byte(testGroup)); err == nil || !strings.Contains(err.Error(), msg) {
 			t.Errorf("%s: %v, want %q", user, err, msg)
 		}
 	}
 	// An image without the files: numbers still work.
-	if got, err := LookupUser("7:8", nil, nil); err != nil || got.UID != 7 || got.GID != 8 || got.Home != "/" {
+	if got, err := LookupUser("--user", "7:8", nil, nil); err != nil || got.UID != 7 || got.GID != 8 || got.Home != "/" {
 		t.Errorf("7:8 without files: %+v, %v", got, err)
 	}
 }

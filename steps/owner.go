@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
@@ -122,4 +123,38 @@ func StateError(err error) error {
 		return fmt.Errorf("%w (use a --root mini can write)", err)
 	}
 	return err
+}
+
+// SplitLive splits records into those whose owner still runs and those
+// whose owner is gone; owner says whose each is, alive judges it
+// (Owner.Alive, or a test's stand-in). Step 6 splits its leases with it.
+func SplitLive[T any](records []T, owner func(T) Owner, alive func(Owner) bool) (live, dead []T) {
+	for _, r := range records {
+		if alive(owner(r)) {
+			live = append(live, r)
+		} else {
+			dead = append(dead, r)
+		}
+	}
+	return live, dead
+}
+
+// ReclaimDead is the one reclaim loop for what runs leave on the host in
+// files of their own (step 7's cgroup records, step 8's layers to remove):
+// for each file matching pattern whose owner, as read says, is gone, it
+// calls release. A file read cannot make sense of is left alone: it is
+// being written right now, or was cut short before anything was made.
+// release's errors are printed, not returned: the next run tries again.
+func ReclaimDead(ctx *Context, pattern string, read func(path string) (Owner, error), release func(path string) error) {
+	paths, _ := filepath.Glob(pattern)
+	for _, path := range paths {
+		o, err := read(path)
+		if err != nil || o.Alive() {
+			continue
+		}
+		ctx.Tracef("reclaim %s: its mini (pid %d) is gone", path, o.PID)
+		if err := release(path); err != nil {
+			ctx.Notef("reclaim what a dead run left (%s): %v", path, err)
+		}
+	}
 }

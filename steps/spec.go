@@ -44,7 +44,8 @@ type Spec struct {
 	Rootless bool `json:"rootless"`
 
 	// Lab is the step whose learner's version (lab/NN-name) runs in place of
-	// the reference one: --lab (then it is Step) or $MINI_LAB; 0 for none.
+	// the reference one: --lab (then it is Step) or $MINI_LAB; 0 for none,
+	// -1 for every lab ($MINI_LAB=all, and lab 00 at --step 0).
 	// It travels in the spec so the child runs the same steps as the host.
 	Lab int `json:"lab"`
 
@@ -68,9 +69,9 @@ type Spec struct {
 	GIDMap     []IDMap  `json:"gid_map"`
 
 	// Step 6: network.
-	Net     string   `json:"net"`     // --net bridge|none|host|container:ID
-	Publish []string `json:"publish"` // -p [IP:]HOSTPORT:CONTAINERPORT[/PROTO], as given
-	Ports   []Port   `json:"ports"`   // set by step 6's Validate from Publish
+	Net     string   `json:"net"`   // --net bridge|none|host|container:ID
+	Publish []string `json:"-"`     // -p [IP:]HOSTPORT:CONTAINERPORT[/PROTO], as given
+	Ports   []Port   `json:"ports"` // set by step 6's Validate from Publish
 	// NetJoin is, with --net container:NAME, the init of the container
 	// whose network namespace this one joins: mini finds it (mini/container).
 	NetJoin Owner  `json:"net_join"`
@@ -86,9 +87,10 @@ type Spec struct {
 	BridgeIndex int `json:"-"`
 
 	// Step 7: cgroups, as given on the command line; step 7 parses them.
-	Memory    string `json:"memory"`     // -m: 64m, 1g
-	CPUs      string `json:"cpus"`       // --cpus: 0.5
-	PidsLimit string `json:"pids_limit"` // --pids-limit: 20
+	// Flags stay on the host: the child gets what they were parsed into.
+	Memory    string `json:"-"` // -m: 64m, 1g
+	CPUs      string `json:"-"` // --cpus: 0.5
+	PidsLimit string `json:"-"` // --pids-limit: 20
 	// Set by step 7's Validate from the flags; 0 means no limit.
 	MemoryLimit int64 `json:"memory_limit"` // bytes
 	CPUQuota    int64 `json:"cpu_quota"`    // µs of CPU time the container may use per CPUPeriod
@@ -192,8 +194,17 @@ func (s *Spec) HostUID(uid int) int { return hostID(s.UIDMap, uid) }
 func (s *Spec) HostGID(gid int) int { return hostID(s.GIDMap, gid) }
 
 // UserNS says whether the container has a user namespace of its own (step
-// 5, or a rootless run): then it has maps.
+// 5, or a rootless run): then it has maps. Known once step 5 has validated.
 func (s *Spec) UserNS() bool { return len(s.UIDMap) > 0 }
+
+// RootRemapped says, before any step has run, whether the container's root
+// will be another host uid than the caller's: from step 5 (user
+// namespace) on, and in a rootless run at every step.
+func (s *Spec) RootRemapped() bool { return s.Step >= 5 || s.Rootless }
+
+// OwnLayers says whether the container's / is layers of its own, stacked
+// by overlayfs: from step 8 (overlay) on.
+func (s *Spec) OwnLayers() bool { return s.Step >= 8 }
 
 func hostID(maps []IDMap, id int) int {
 	for _, m := range maps {

@@ -57,6 +57,16 @@ func Mkdir(ctx *Context, path string, mode os.FileMode) error {
 	return nil
 }
 
+// MkdirMode makes one directory with exactly mode: mkdir(2) applies the
+// umask, so the mode is set again. An existing path is an error
+// (os.ErrExist), as mkdir's.
+func MkdirMode(path string, mode os.FileMode) error {
+	if err := os.Mkdir(path, mode); err != nil {
+		return err
+	}
+	return os.Chmod(path, mode)
+}
+
 // MountFlagNames spells mount flags as mount(2) does: "MS_BIND|MS_REC".
 func MountFlagNames(flags uintptr) string {
 	names := []struct {

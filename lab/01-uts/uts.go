@@ -11,6 +11,8 @@ package uts
 import (
 	"errors"
 
+	"golang.org/x/sys/unix"
+
 	"mini/steps"
 	ref "mini/steps/01-uts"
 )
@@ -38,3 +40,10 @@ func (Step) Init(ctx *steps.Context) error {
 	// the call: fmt.Errorf("sethostname %q: %w", ...).
 	return errors.New("TODO 2 in lab/01-uts/uts.go: set the hostname")
 }
+
+// Go refuses to build a file with an import it does not use. This line uses
+// the packages your TODOs need before you write them, and those only the
+// TODOs' errors use (errors) after you have written the last: it keeps the
+// file building at every TODO. Delete it once you are done (and then any
+// import Go says is unused).
+var _ = []any{errors.New, unix.Sethostname}

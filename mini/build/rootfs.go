@@ -175,7 +175,7 @@ func (s *scratch) identity(user string) (steps.Identity, error) {
 	if err != nil {
 		return steps.Identity{}, err
 	}
-	return steps.LookupUser(user, passwd, group)
+	return steps.LookupUser("--user", user, passwd, group)
 }
 
 // owner is who owns what a step makes.

@@ -137,7 +137,7 @@ func makeDirs(spec *steps.Spec, containers, dir string) ([]string, error) {
 			path string
 			mode os.FileMode
 		}{{containers, 0o700}, {dir, 0o711}} {
-			err = mkdir(d.path, d.mode)
+			err = steps.MkdirMode(d.path, d.mode)
 			if errors.Is(err, os.ErrExist) {
 				err = nil
 				continue
@@ -158,14 +158,6 @@ func makeDirs(spec *steps.Spec, containers, dir string) ([]string, error) {
 		return nil, steps.StateError(err)
 	}
 	return made, nil
-}
-
-// mkdir makes one directory, mode whatever the umask.
-func mkdir(dir string, mode os.FileMode) error {
-	if err := os.Mkdir(dir, mode); err != nil {
-		return err
-	}
-	return os.Chmod(dir, mode)
 }
 
 func rename(from, to string) error {

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"os"
 	"strconv"
-	"strings"
 	"syscall"
 
 	"golang.org/x/sys/unix"
@@ -13,23 +12,21 @@ import (
 	"mini/steps"
 )
 
-// nsKind is a kind of namespace: its name under /proc/PID/ns, its flag and
-// the flag's name.
+// nsKind is a kind of namespace: its name under /proc/PID/ns, and its flag.
 type nsKind struct {
-	name     string
-	flag     int
-	flagName string
+	name string
+	flag int
 }
 
 // kinds are the namespaces a container may have (steps 1 to 7).
 var kinds = []nsKind{
-	{"user", unix.CLONE_NEWUSER, "CLONE_NEWUSER"},
-	{"mnt", unix.CLONE_NEWNS, "CLONE_NEWNS"},
-	{"pid", unix.CLONE_NEWPID, "CLONE_NEWPID"},
-	{"net", unix.CLONE_NEWNET, "CLONE_NEWNET"},
-	{"ipc", unix.CLONE_NEWIPC, "CLONE_NEWIPC"},
-	{"uts", unix.CLONE_NEWUTS, "CLONE_NEWUTS"},
-	{"cgroup", unix.CLONE_NEWCGROUP, "CLONE_NEWCGROUP"},
+	{"user", unix.CLONE_NEWUSER},
+	{"mnt", unix.CLONE_NEWNS},
+	{"pid", unix.CLONE_NEWPID},
+	{"net", unix.CLONE_NEWNET},
+	{"ipc", unix.CLONE_NEWIPC},
+	{"uts", unix.CLONE_NEWUTS},
+	{"cgroup", unix.CLONE_NEWCGROUP},
 }
 
 // namespaces lists the namespaces of process pid that are not this
@@ -52,17 +49,6 @@ func namespaces(pid int) ([]nsKind, error) {
 		}
 	}
 	return out, nil
-}
-
-// flagNames spells namespace flags as setns(2) does.
-func flagNames(flags int) string {
-	var names []string
-	for _, k := range kinds {
-		if flags&k.flag != 0 {
-			names = append(names, k.flagName)
-		}
-	}
-	return strings.Join(names, "|")
 }
 
 // join makes this thread a member of every namespace in ns but the user
@@ -125,7 +111,7 @@ func joinRest(t Target, ns []nsKind, flags int, user bool, trace func(string, ..
 	}
 	byPidfd := true
 	if flags != 0 {
-		trace("setns(pidfd of %d, %s)", t.PID, flagNames(flags))
+		trace("setns(pidfd of %d, %s)", t.PID, steps.FlagNames(uintptr(flags)))
 		err := unix.Setns(t.PidFD, flags)
 		if errors.Is(err, unix.EINVAL) {
 			byPidfd = false
@@ -174,7 +160,7 @@ func joinEach(pid int, ns []nsKind, flags int, trace func(string, ...any)) error
 		if !ok {
 			continue
 		}
-		trace("setns(/proc/%d/ns/%s, %s)", pid, k.name, flagNames(k.flag))
+		trace("setns(/proc/%d/ns/%s, %s)", pid, k.name, steps.FlagNames(uintptr(k.flag)))
 		if err := unix.Setns(fd, k.flag); err != nil {
 			return fmt.Errorf("setns /proc/%d/ns/%s: %w", pid, k.name, err)
 		}

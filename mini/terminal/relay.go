@@ -7,14 +7,10 @@ import (
 	"sync"
 	"time"
 
+	"mini/steps"
+
 	"golang.org/x/sys/unix"
 )
-
-// IsTerminal says whether f is a terminal: TCGETS works only on one.
-func IsTerminal(f *os.File) bool {
-	_, err := unix.IoctlGetTermios(int(f.Fd()), unix.TCGETS)
-	return err == nil
-}
 
 // Relay copies between the caller's terminal and the master of a
 // container's pseudo-terminal: what is typed goes in, what the command
@@ -35,11 +31,11 @@ type Relay struct {
 func Start(master, in, out *os.File) *Relay {
 	r := &Relay{master: master, done: make(chan struct{}), restore: func() {}}
 	size := out
-	if in != nil && IsTerminal(in) {
+	if in != nil && steps.IsTerminal(in) {
 		r.restore = makeRaw(in)
 		size = in
 	}
-	if size != nil && IsTerminal(size) {
+	if size != nil && steps.IsTerminal(size) {
 		copySize(size, master)
 		r.winch = make(chan os.Signal, 1)
 		signal.Notify(r.winch, unix.SIGWINCH)

@@ -7,6 +7,8 @@ import (
 	"os/signal"
 	"syscall"
 
+	"mini/steps"
+
 	"golang.org/x/sys/unix"
 )
 
@@ -47,7 +49,7 @@ func Init(path string, argv []string) int {
 	// The command gets a process group of its own, and, on a terminal
 	// (run -t), the terminal's foreground: ^C then reaches it from the
 	// terminal once, not through Init a second time.
-	tty := isTerminal(0)
+	tty := steps.IsTerminal(os.Stdin)
 	pid, err := syscall.ForkExec(path, argv, &syscall.ProcAttr{
 		Env:   os.Environ(),
 		Files: []uintptr{0, 1, 2},
@@ -92,10 +94,4 @@ func reap(command int) (code int, done bool) {
 			}
 		}
 	}
-}
-
-// isTerminal says whether fd is a terminal.
-func isTerminal(fd int) bool {
-	_, err := unix.IoctlGetTermios(fd, unix.TCGETS)
-	return err == nil
 }

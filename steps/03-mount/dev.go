@@ -91,7 +91,7 @@ func makeNodes(ctx *steps.Context, dev string) error {
 // the node is a bind mount of the host's (host), which is what rootless
 // runtimes do; the same if mknod is refused anywhere else.
 func makeNode(ctx *steps.Context, path, host string, mode uint32, major, minor uint32) error {
-	if len(ctx.Spec.UIDMap) == 0 {
+	if !ctx.Spec.UserNS() {
 		ctx.Tracef("mknod(%q, %#o, %d:%d)", path, mode, major, minor)
 		err := unix.Mknod(path, mode, int(unix.Mkdev(major, minor)))
 		if err == nil {
@@ -123,7 +123,7 @@ func configDevices(ctx *steps.Context, root string, list []steps.Device) error {
 		path := filepath.Join(steps.FDPath(dir), filepath.Base(d.Path))
 		_ = os.Remove(path) // one of the defaults, made again as the config says
 		err = makeNode(ctx, path, d.Path, types[d.Type]|d.Mode&0o7777, uint32(d.Major), uint32(d.Minor))
-		if err == nil && len(ctx.Spec.UIDMap) == 0 {
+		if err == nil && !ctx.Spec.UserNS() {
 			err = os.Lchown(path, d.UID, d.GID)
 		}
 		dir.Close()

@@ -3,108 +3,104 @@ package network
 import (
 	"fmt"
 	"net/netip"
-	"strconv"
-	"strings"
+	"path/filepath"
+
+	"mini/steps"
+	"mini/steps/06-net/internal/ipam"
 )
 
-// Lease says that an address is in use: by which container, held by which
-// mini process. A process is its pid and its start time together: a pid
-// alone may be reused by an unrelated process once the owner is gone.
-type Lease struct {
-	IP    netip.Addr
-	ID    string // container id
-	PID   int    // the mini process that runs the container
-	Start uint64 // its start time, field 22 of /proc/PID/stat (proc(5))
-}
-
-// leaseHeader opens every lease file, so a learner who cats it can read it.
-const leaseHeader = "# address container pid start-time (see docs/06-net.md)\n"
-
-// FormatLeases writes the lease file: one lease a line, four fields.
-func FormatLeases(leases []Lease) string {
-	var b strings.Builder
-	b.WriteString(leaseHeader)
-	for _, l := range leases {
-		fmt.Fprintf(&b, "%s %s %d %d\n", l.IP, l.ID, l.PID, l.Start)
+// takeLease leases the container an address of the subnet, and makes sure
+// the bridge is there, under the lease lock (internal/ipam): many mini
+// processes may start at once. The leases of runs whose mini is gone are
+// dropped, and their veths deleted.
+func takeLease(ctx *steps.Context) error {
+	s := ctx.Spec
+	subnet, err := ipam.ParseSubnet(s.Subnet)
+	if err != nil {
+		return err
 	}
-	return b.String()
+	me, err := steps.Self()
+	if err != nil {
+		return err
+	}
+	path := ipam.Path(s.Root, s.Bridge)
+	var addr netip.Addr
+	err = ipam.With(s.Root, s.Bridge, func(leases []ipam.Lease) ([]ipam.Lease, error) {
+		kept, stale, err := ipam.Allocate(leases, subnet, ipam.Lease{ID: s.ID, Owner: me}, steps.Owner.Alive)
+		if err != nil {
+			return nil, err
+		}
+		addr = kept[len(kept)-1].IP
+		ctx.Tracef("lease %s in %s (flock %s)", addr, path, filepath.Dir(path))
+		if err := reclaim(ctx, stale); err != nil {
+			return nil, err
+		}
+		if s.BridgeIndex == 0 { // not ready when Validate looked
+			if s.BridgeIndex, err = ensureBridge(ctx, s.Bridge, subnet); err != nil {
+				return nil, err
+			}
+		}
+		return kept, nil
+	})
+	if err != nil {
+		return err
+	}
+	s.IP = netip.PrefixFrom(addr, subnet.Bits()).String()
+	s.Gateway = ipam.Gateway(subnet).String()
+	s.IfName = ifName
+	return nil
 }
 
-// ParseLeases reads what FormatLeases wrote. Blank lines and # comments are
-// skipped; any other line that is not a lease is an error, since guessing
-// could hand out an address that is in use.
-func ParseLeases(s string) ([]Lease, error) {
-	var out []Lease
-	for i, line := range strings.Split(s, "\n") {
-		line = strings.TrimSpace(line)
-		if line == "" || strings.HasPrefix(line, "#") {
+// releaseLease gives the container's address back, if it took one.
+func releaseLease(ctx *steps.Context) error {
+	s := ctx.Spec
+	if s.IP == "" {
+		return nil // Prepare took no lease
+	}
+	return ipam.With(s.Root, s.Bridge, func(leases []ipam.Lease) ([]ipam.Lease, error) {
+		kept, stale := ipam.Release(leases, s.ID, steps.Owner.Alive)
+		ctx.Tracef("release %s in %s", s.IP, ipam.Path(s.Root, s.Bridge))
+		return kept, reclaim(ctx, stale)
+	})
+}
+
+// reclaim deletes what containers whose mini is gone (SIGKILL) left: their
+// host veth, if the kernel has not deleted it yet. Their leases are dropped
+// by the caller.
+func reclaim(ctx *steps.Context, stale []ipam.Lease) error {
+	for _, l := range stale {
+		ctx.Tracef("reclaim %s: its mini (pid %d) is gone", l.IP, l.Owner.PID)
+		// The id names the link deleted: only ever one mini named.
+		if !steps.ValidID(l.ID) {
+			ctx.Tracef("%q is not a container id: no veth of mini's to delete", l.ID)
 			continue
 		}
-		f := strings.Fields(line)
-		if len(f) != 4 {
-			return nil, fmt.Errorf("line %d: want 4 fields (address container pid start-time), got %q", i+1, line)
+		name := VethName(l.ID)
+		link, err := rtnl().LinkByName(name)
+		if isNotFound(err) {
+			continue
 		}
-		ip, err := netip.ParseAddr(f[0])
-		if err != nil || !ip.Is4() {
-			return nil, fmt.Errorf("line %d: bad address %q", i+1, f[0])
-		}
-		pid, err := strconv.Atoi(f[2])
-		if err != nil || pid <= 0 {
-			return nil, fmt.Errorf("line %d: bad pid %q", i+1, f[2])
-		}
-		start, err := strconv.ParseUint(f[3], 10, 64)
 		if err != nil {
-			return nil, fmt.Errorf("line %d: bad start time %q", i+1, f[3])
+			return fmt.Errorf("ip link show %s: %w", name, err)
 		}
-		out = append(out, Lease{IP: ip, ID: f[1], PID: pid, Start: start})
+		ctx.Tracef("ip link del %s", name)
+		if err := rtnl().LinkDel(link); err != nil && !isNotFound(err) {
+			return fmt.Errorf("ip link del %s: %w", name, err)
+		}
 	}
-	return out, nil
+	return nil
 }
 
-// Alive reports whether the process that holds a lease still runs.
-type Alive func(pid int, start uint64) bool
-
-// Allocate gives the container id the lowest free address of subnet, leased
-// to owner. Leases whose owner is gone are dropped first and returned as
-// stale, so their addresses can be handed out again and the caller can
-// remove what they left (their veth). leases is what the file held; kept is
-// what it must hold now, the new lease included.
-func Allocate(leases []Lease, subnet netip.Prefix, owner Lease, alive Alive) (kept, stale []Lease, err error) {
-	kept, stale = Live(leases, alive)
-	used := make(map[netip.Addr]bool, len(kept))
-	for _, l := range kept {
-		used[l.IP] = true
+// Leased is the address and gateway the host leased for the container, as
+// the spec brings them to the child. Exported for the lab (lab/06-net).
+func Leased(s *steps.Spec) (netip.Prefix, netip.Addr, error) {
+	addr, err := netip.ParsePrefix(s.IP)
+	if err != nil {
+		return addr, netip.Addr{}, fmt.Errorf("address %q from the host: %w", s.IP, err)
 	}
-	first, last := hosts(subnet)
-	for ip := first; ip.Compare(last) <= 0; ip = ip.Next() {
-		if !used[ip] {
-			owner.IP = ip
-			return append(kept, owner), stale, nil
-		}
+	gw, err := netip.ParseAddr(s.Gateway)
+	if err != nil {
+		return addr, gw, fmt.Errorf("gateway %q from the host: %w", s.Gateway, err)
 	}
-	n := 1<<(32-subnet.Bits()) - 3
-	return nil, nil, fmt.Errorf("no free address in %s: all %d are leased to running containers: stop one, or use a larger --subnet", subnet, n)
-}
-
-// Release drops the lease of container id, and any lease whose owner is gone.
-func Release(leases []Lease, id string, alive Alive) (kept, stale []Lease) {
-	var others []Lease
-	for _, l := range leases {
-		if l.ID != id {
-			others = append(others, l)
-		}
-	}
-	return Live(others, alive)
-}
-
-// Live splits leases into those whose owner runs and those whose owner is gone.
-func Live(leases []Lease, alive Alive) (live, stale []Lease) {
-	for _, l := range leases {
-		if alive(l.PID, l.Start) {
-			live = append(live, l)
-		} else {
-			stale = append(stale, l)
-		}
-	}
-	return live, stale
+	return addr, gw, nil
 }

@@ -1,20 +1,31 @@
 // Package network is step 6: a network namespace gives the container its own
 // links, addresses and routes; a veth pair and a host bridge connect it, as
 // docker's default bridge network does. Links are made with netlink(7), the
-// same requests "ip" sends; each trace line and docs/06-net.md show the "ip"
-// command for each call. See network_namespaces(7), veth(4) and
-// docs/06-net.md.
+// requests "ip" sends; each trace line shows the "ip" command. See
+// network_namespaces(7), veth(4) and docs/06-net.md.
+//
+// This file is the lesson, in the order a run takes: the namespace, the
+// bridge and its address, the veth pair, and inside the container lo, the
+// address and the route. Beside it: check.go (Validate: the flags and the
+// host's links and routes), lease.go (the container's address, through
+// internal/ipam), linkwatch.go (the wait until the bridge forwards),
+// roundtrips.go (requests spelled out with fewer round trips than the
+// library's calls), nat.go (the way out), container.go (--net
+// container:NAME) and ports.go (-p).
 package network
 
 import (
 	"errors"
 	"fmt"
+	"net"
 	"net/netip"
-	"path/filepath"
 
+	"github.com/vishvananda/netlink"
+	"github.com/vishvananda/netns"
 	"golang.org/x/sys/unix"
 
 	"mini/steps"
+	"mini/steps/06-net/internal/ipam"
 )
 
 // Step is step 6.
@@ -34,47 +45,6 @@ const (
 // ifName is the name of the container's end of the veth.
 const ifName = "eth0"
 
-// Validate checks the flags, and in bridge mode the host's links and routes,
-// before anything is made.
-func (Step) Validate(ctx *steps.Context) error {
-	s := ctx.Spec
-	if s.OCI != nil {
-		// An OCI container's network namespace is new with lo alone, or
-		// joined by path: the bridge is not used.
-		return nil
-	}
-	switch {
-	case s.Net == Bridge, s.Net == None, s.Net == Host:
-	case IsContainer(s.Net):
-		if err := checkContainer(s); err != nil {
-			return err
-		}
-	default:
-		return fmt.Errorf("--net %q: want bridge, none, host or container:NAME", s.Net)
-	}
-	if err := checkPorts(s); err != nil {
-		return err
-	}
-	subnet, err := ParseSubnet(s.Subnet)
-	if err != nil {
-		return err
-	}
-	if err := CheckBridgeName(s.Bridge); err != nil {
-		return err
-	}
-	if s.Net != Bridge {
-		return nil
-	}
-	// An unprivileged user may make a network namespace (inside a user
-	// namespace, step 5), so none and host work rootless; but only root in
-	// the host's namespace may add a bridge and a veth to it.
-	if s.Rootless {
-		return errors.New("step 6 (net) needs root to create the bridge and the veth pair: run with sudo, or use --net none, --net host or --step 5")
-	}
-	s.BridgeIndex, err = checkHost(s.Bridge, subnet)
-	return err
-}
-
 // CloneFlags: a new network namespace, except for --net host.
 func (Step) CloneFlags(ctx *steps.Context) uintptr {
 	if ctx.Spec.Net == Host {
@@ -90,9 +60,8 @@ func (Step) CloneFlags(ctx *steps.Context) uintptr {
 }
 
 // Prepare leases an address and makes sure the bridge is there, both under
-// the lease lock: many mini processes may start at once. (A bridge that
-// Validate found ready, up with the gateway address, is there still: mini
-// never takes one down.) Then it binds the published ports (ports.go).
+// the lease lock: many mini processes may start at once. Then it binds the
+// published ports (ports.go).
 func (Step) Prepare(ctx *steps.Context) error {
 	s := ctx.Spec
 	if IsContainer(s.Net) {
@@ -104,63 +73,60 @@ func (Step) Prepare(ctx *steps.Context) error {
 	if s.Net != Bridge {
 		return nil
 	}
-	subnet, err := ParseSubnet(s.Subnet)
-	if err != nil {
+	if err := takeLease(ctx); err != nil {
 		return err
 	}
-	me, err := steps.Self()
-	if err != nil {
-		return err
-	}
-	owner := Lease{ID: s.ID, PID: me.PID, Start: me.Start}
-	var addr netip.Addr
-	err = withLeases(s.Root, s.Bridge, func(leases []Lease) ([]Lease, error) {
-		kept, stale, err := Allocate(leases, subnet, owner, alive)
-		if err != nil {
-			return nil, err
-		}
-		addr = kept[len(kept)-1].IP
-		ctx.Tracef("lease %s in %s (flock %s)", addr, leasePath(s.Root, s.Bridge), filepath.Dir(leasePath(s.Root, s.Bridge)))
-		if err := reclaim(ctx, stale); err != nil {
-			return nil, err
-		}
-		if s.BridgeIndex == 0 { // not ready when Validate looked
-			if s.BridgeIndex, err = ensureBridge(ctx, s.Bridge, subnet); err != nil {
-				return nil, err
-			}
-		}
-		return kept, nil
-	})
-	if err != nil {
-		return err
-	}
-	s.IP = netip.PrefixFrom(addr, subnet.Bits()).String()
-	s.Gateway = Gateway(subnet).String()
-	s.IfName = ifName
 	return publish(ctx)
 }
 
-// reclaim removes what containers whose mini is gone (SIGKILL) left: their
-// host veth, if the kernel has not deleted it yet. Their leases are dropped
-// by the caller.
-func reclaim(ctx *steps.Context, stale []Lease) error {
-	for _, l := range stale {
-		ctx.Tracef("reclaim %s: its mini (pid %d) is gone", l.IP, l.PID)
-		// The id names the link deleted: only ever one mini named.
-		if !steps.ValidID(l.ID) {
-			ctx.Tracef("%q is not a container id: no veth of mini's to delete", l.ID)
-			continue
+// ensureBridge makes the bridge if it is missing, gives it the gateway
+// address, brings it up and opens the way out (nat.go), and returns its
+// index. The bridge stays after the container exits, as docker0 does:
+// every container of the subnet shares it.
+func ensureBridge(ctx *steps.Context, name string, subnet netip.Prefix) (index int, err error) {
+	link, hasGateway, err := lookBridge(name, subnet)
+	if err == nil && link == nil {
+		ctx.Tracef("ip link add %s type bridge", name)
+		attrs := netlink.NewLinkAttrs()
+		attrs.Name = name
+		err = rtnl().LinkAdd(&netlink.Bridge{LinkAttrs: attrs})
+		if err != nil && !errors.Is(err, unix.EEXIST) { // EEXIST: another mini won the race
+			return 0, fmt.Errorf("ip link add %s type bridge: %w", name, err)
 		}
-		if err := delVeth(ctx, VethName(l.ID)); err != nil {
-			return err
+		link, hasGateway, err = lookBridge(name, subnet)
+		if err == nil && link == nil {
+			err = fmt.Errorf("ip link show %s: gone after ip link add", name)
 		}
 	}
-	return nil
+	if err != nil {
+		return 0, err
+	}
+	if !hasGateway {
+		gw := netip.PrefixFrom(ipam.Gateway(subnet), subnet.Bits())
+		ctx.Tracef("ip addr add %s dev %s", gw, name)
+		err := rtnl().AddrAdd(link, &netlink.Addr{IPNet: IPNet(gw)})
+		if err != nil && !errors.Is(err, unix.EEXIST) {
+			return 0, fmt.Errorf("ip addr add %s dev %s: %w", gw, name, err)
+		}
+	}
+	if link.Attrs().Flags&net.FlagUp == 0 {
+		ctx.Tracef("ip link set %s up", name)
+		if err := rtnl().LinkSetUp(link); err != nil {
+			return 0, fmt.Errorf("ip link set %s up: %w", name, err)
+		}
+	}
+	if err := enableEgress(ctx, name, subnet); err != nil {
+		return 0, err
+	}
+	return link.Attrs().Index, nil
 }
 
-// Attach creates the veth pair with its peer inside the child's namespace,
-// brings both ends up and waits until the bridge forwards: the command may
-// send its first packet as soon as it starts.
+// Attach creates the veth pair, the host end on the bridge and its peer,
+// eth0, directly inside the child's namespace: there is never a moment
+// when both ends are on the host for a SIGKILL to leave behind (if mini
+// dies, the container's namespace goes, and with it the pair, veth(4)).
+// Then it brings eth0 up and waits until the bridge forwards: the command
+// may send its first packet as soon as it starts.
 func (Step) Attach(ctx *steps.Context, pid int) error {
 	s := ctx.Spec
 	if IsContainer(s.Net) || s.OCI.JoinPath("net") != "" {
@@ -170,8 +136,9 @@ func (Step) Attach(ctx *steps.Context, pid int) error {
 		return nil
 	}
 	host := VethName(s.ID)
-	if err := addVeth(ctx, host, s.IfName, s.Bridge, s.BridgeIndex, pid); err != nil {
-		return err
+	ctx.Tracef("ip link add %s up master %s type veth peer name %s netns %d", host, s.Bridge, s.IfName, pid)
+	if err := addVeth(host, s.IfName, s.BridgeIndex, pid); err != nil {
+		return fmt.Errorf("ip link add %s type veth peer name %s netns %d: %w", host, s.IfName, pid, err)
 	}
 	if err := upPeer(ctx, pid, s.IfName); err != nil {
 		return err
@@ -179,15 +146,51 @@ func (Step) Attach(ctx *steps.Context, pid int) error {
 	return AwaitUp(ctx, host, s.Bridge)
 }
 
+// VethName is the host end of a container's veth pair: "mini" and the first
+// 11 digits of the container id, 15 bytes, the most an interface name may
+// have. It is unique as the id is, and says whose it is in "ip link".
+// Exported for the lab (lab/06-net), whose Attach names the veth with it.
+func VethName(id string) string {
+	if len(id) > 11 {
+		id = id[:11]
+	}
+	return "mini" + id
+}
+
+// upPeer brings the container's end up from the host, inside the child's
+// network namespace: a netlink socket made after setns(2) into
+// /proc/PID/ns/net talks to that namespace, as "nsenter --net=/proc/PID/ns/net
+// ip link set eth0 up" does. The host does it, not the child, because only
+// the host can then wait for the bridge to be ready (AwaitUp). A veth
+// cannot be made up with its peer in one request: it opens only once its
+// peer is linked to it (ENOTCONN).
+func upPeer(ctx *steps.Context, pid int, peer string) error {
+	ns, err := netns.GetFromPid(pid)
+	if err != nil {
+		return fmt.Errorf("open /proc/%d/ns/net: %w", pid, err)
+	}
+	defer ns.Close()
+	ctx.Tracef("nsenter --net=/proc/%d/ns/net ip link set %s up", pid, peer)
+	if err := setUpIn(ns, peer); err != nil {
+		return fmt.Errorf("nsenter --net=/proc/%d/ns/net ip link set %s up: %w", pid, peer, err)
+	}
+	return nil
+}
+
 // Init runs in the child, inside its network namespace: lo up, and in bridge
-// mode eth0 configured.
+// mode eth0's address and the default route.
 func (Step) Init(ctx *steps.Context) error {
 	s := ctx.Spec
 	if s.Net == Host || IsContainer(s.Net) || s.OCI.JoinPath("net") != "" {
 		return nil
 	}
-	if err := loUp(ctx); err != nil {
-		return err
+	// A new network namespace has lo, down and without 127.0.0.1 until it
+	// is up (network_namespaces(7)); its index is 1 in every namespace
+	// (LOOPBACK_IFINDEX), so no lookup.
+	ctx.Tracef("ip link set lo up")
+	lo := &netlink.Device{LinkAttrs: netlink.LinkAttrs{Name: "lo", Index: 1}}
+	if err := rtnl().LinkSetUp(lo); err != nil {
+		return fmt.Errorf("ip link set lo up: %w", err)
 	}
 	if s.Net != Bridge {
 		return nil
@@ -196,27 +199,40 @@ func (Step) Init(ctx *steps.Context) error {
 	if err != nil {
 		return err
 	}
-	return configure(ctx, s.IfName, addr, gw)
+	index, err := ifIndex(s.IfName)
+	if err != nil {
+		return err
+	}
+	eth := &netlink.Device{LinkAttrs: netlink.LinkAttrs{Name: s.IfName, Index: index}}
+	ctx.Tracef("ip addr add %s dev %s", addr, s.IfName)
+	if err := rtnl().AddrAdd(eth, &netlink.Addr{IPNet: IPNet(addr)}); err != nil {
+		return fmt.Errorf("ip addr add %s dev %s: %w", addr, s.IfName, err)
+	}
+	// An address may be added to a link that is down, a route through it
+	// may not: the host brought eth0 up in Attach.
+	ctx.Tracef("ip route add default via %s dev %s", gw, s.IfName)
+	if err := rtnl().RouteAdd(&netlink.Route{LinkIndex: index, Gw: net.IP(gw.AsSlice())}); err != nil {
+		return fmt.Errorf("ip route add default via %s dev %s: %w", gw, s.IfName, err)
+	}
+	return nil
 }
 
-// Leased is the address and gateway the host leased for the container, as
-// the spec brings them to the child. Exported for the lab (lab/06-net).
-func Leased(s *steps.Spec) (netip.Prefix, netip.Addr, error) {
-	addr, err := netip.ParsePrefix(s.IP)
-	if err != nil {
-		return addr, netip.Addr{}, fmt.Errorf("address %q from the host: %w", s.IP, err)
-	}
-	gw, err := netip.ParseAddr(s.Gateway)
-	if err != nil {
-		return addr, gw, fmt.Errorf("gateway %q from the host: %w", s.Gateway, err)
-	}
-	return addr, gw, nil
+// IPNet is p as netlink takes an address: 10.89.0.1/24 is IP 10.89.0.1, mask
+// 255.255.255.0. Exported for the lab (lab/06-net).
+func IPNet(p netip.Prefix) *net.IPNet {
+	return &net.IPNet{IP: p.Addr().AsSlice(), Mask: net.CIDRMask(p.Bits(), 32)}
 }
 
-// Cleanup cuts the host veth off the bridge, if the kernel has not deleted
-// it yet, then releases the lease: an address is leased again only once no
-// link answers for it. Prepare or Attach may have stopped half-way: each
+// Cleanup closes the published ports, cuts the host veth off the bridge
+// and releases the lease. Prepare or Attach may have stopped half-way: each
 // part is a no-op then.
+//
+// The kernel destroys a veth pair when the namespace of either end is freed
+// (veth(4)), a few milliseconds after the container's last process exits.
+// Until then the old eth0 still holds the address and would answer ARP for
+// it; with the host end down it is cut off, so the address can be leased
+// again at once. mini does not delete the link: that waits in the kernel
+// for synchronize_net() (docs/performance.md).
 func (Step) Cleanup(ctx *steps.Context) error {
 	s := ctx.Spec
 	if IsContainer(s.Net) || s.OCI.JoinPath("net") != "" {
@@ -226,14 +242,11 @@ func (Step) Cleanup(ctx *steps.Context) error {
 		return nil
 	}
 	unpublish(ctx)
-	vethErr := downVeth(ctx, VethName(s.ID))
-	if s.IP == "" {
-		return vethErr // Prepare took no lease
+	host := VethName(s.ID)
+	ctx.Tracef("ip link set %s down (the kernel deletes the pair with the container's namespace)", host)
+	var vethErr error
+	if err := setDown(host); err != nil && !isNotFound(err) {
+		vethErr = fmt.Errorf("ip link set %s down: %w", host, err)
 	}
-	leaseErr := withLeases(s.Root, s.Bridge, func(leases []Lease) ([]Lease, error) {
-		kept, stale := Release(leases, s.ID, alive)
-		ctx.Tracef("release %s in %s", s.IP, leasePath(s.Root, s.Bridge))
-		return kept, reclaim(ctx, stale)
-	})
-	return errors.Join(vethErr, leaseErr)
+	return errors.Join(vethErr, releaseLease(ctx))
 }

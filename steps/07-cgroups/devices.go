@@ -154,12 +154,12 @@ type progAttachAttr struct {
 	attachFlags uint32
 }
 
-// setDevices (v2): load the program with bpf(BPF_PROG_LOAD) and attach it
+// setDevicesV2: load the program with bpf(BPF_PROG_LOAD) and attach it
 // to the container's cgroup with bpf(BPF_PROG_ATTACH). The cgroup holds
 // it from then on (the fds may close), until the cgroup is removed.
 // BPF_F_ALLOW_MULTI: the programs of the cgroups above run too, and all
 // must allow.
-func (d *v2) setDevices(ctx *steps.Context, rules []steps.DeviceRule) error {
+func setDevicesV2(ctx *steps.Context, dir string, rules []steps.DeviceRule) error {
 	prog, err := deviceProgram(rules)
 	if err != nil {
 		return err
@@ -185,15 +185,15 @@ func (d *v2) setDevices(ctx *steps.Context, rules []steps.DeviceRule) error {
 		return fmt.Errorf("bpf(BPF_PROG_LOAD) of the device rules: %w (%s)", errno, log)
 	}
 	defer unix.Close(int(fd))
-	cg, err := unix.Open(d.dir, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	cg, err := unix.Open(dir, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
 	if err != nil {
-		return fmt.Errorf("open %s: %w", d.dir, err)
+		return fmt.Errorf("open %s: %w", dir, err)
 	}
 	defer unix.Close(cg)
-	ctx.Tracef("bpf(BPF_PROG_ATTACH, %s, BPF_CGROUP_DEVICE, BPF_F_ALLOW_MULTI)", d.dir)
+	ctx.Tracef("bpf(BPF_PROG_ATTACH, %s, BPF_CGROUP_DEVICE, BPF_F_ALLOW_MULTI)", dir)
 	attach := progAttachAttr{targetFD: uint32(cg), attachBPFFD: uint32(fd), attachType: unix.BPF_CGROUP_DEVICE, attachFlags: unix.BPF_F_ALLOW_MULTI}
 	if _, _, errno := unix.Syscall(unix.SYS_BPF, unix.BPF_PROG_ATTACH, uintptr(unsafe.Pointer(&attach)), unsafe.Sizeof(attach)); errno != 0 {
-		return fmt.Errorf("bpf(BPF_PROG_ATTACH) to %s: %w", d.dir, errno)
+		return fmt.Errorf("bpf(BPF_PROG_ATTACH) to %s: %w", dir, errno)
 	}
 	return nil
 }

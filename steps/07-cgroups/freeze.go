@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"mini/steps"
+	"mini/steps/07-cgroups/internal/hierarchy"
+	"mini/steps/07-cgroups/internal/record"
 )
 
 // The freezer stops every process of a cgroup where it is, and lets it go
@@ -24,7 +26,7 @@ const freezeTimeout = 10 * time.Second
 // Freeze freezes (frozen) or thaws the cgroup of the container spec, and
 // waits until the kernel says it is done.
 func Freeze(spec *steps.Spec, frozen bool) error {
-	r, err := loadRecord(recordPath(spec))
+	r, err := record.Load(record.Path(spec.Root, spec.ID))
 	if errors.Is(err, os.ErrNotExist) {
 		return ErrNoCgroup
 	}
@@ -34,14 +36,14 @@ func Freeze(spec *steps.Spec, frozen bool) error {
 	file, want, done := "freezer.state", "THAWED", func(s string) bool { return strings.TrimSpace(s) == "THAWED" }
 	var dir string
 	if r.Version == 2 {
-		dir, file, want = r.Dirs[0], "cgroup.freeze", "0"
-		done = func(string) bool { return keyed(dir, "cgroup.events", "frozen") == "0" }
+		dir, file, want = dirOf(r, ""), "cgroup.freeze", "0"
+		done = func(string) bool { return eventsSay(dir, false) }
 		if frozen {
-			want, done = "1", func(string) bool { return keyed(dir, "cgroup.events", "frozen") == "1" }
+			want, done = "1", func(string) bool { return eventsSay(dir, true) }
 		}
 	} else {
-		if dir = r.V1["freezer"]; dir == "" {
-			return fmt.Errorf("the container has no freezer cgroup: the cgroup v1 freezer controller is not mounted at %s/freezer", cgroupRoot)
+		if dir = r.Dirs["freezer"]; dir == "" {
+			return fmt.Errorf("the container has no freezer cgroup: the cgroup v1 freezer controller is not mounted at %s/freezer", hierarchy.Root)
 		}
 		if frozen {
 			want, done = "FROZEN", func(s string) bool { return strings.TrimSpace(s) == "FROZEN" }
@@ -66,27 +68,20 @@ func Freeze(spec *steps.Spec, frozen bool) error {
 
 // Frozen says whether the cgroup of the container spec is frozen.
 func Frozen(spec *steps.Spec) bool {
-	r, err := loadRecord(recordPath(spec))
+	r, err := record.Load(record.Path(spec.Root, spec.ID))
 	if err != nil {
 		return false
 	}
 	if r.Version == 2 {
-		return keyed(r.Dirs[0], "cgroup.events", "frozen") == "1"
+		return eventsSay(dirOf(r, ""), true)
 	}
-	data, err := os.ReadFile(filepath.Join(r.V1["freezer"], "freezer.state"))
+	data, err := os.ReadFile(filepath.Join(r.Dirs["freezer"], "freezer.state"))
 	return err == nil && strings.TrimSpace(string(data)) == "FROZEN"
 }
 
-// keyed is the value of key in a "key value" file, "" if it has none.
-func keyed(dir, file, key string) string {
-	data, err := os.ReadFile(filepath.Join(dir, file))
-	if err != nil {
-		return ""
-	}
-	for _, line := range strings.Split(string(data), "\n") {
-		if k, v, ok := strings.Cut(line, " "); ok && k == key {
-			return strings.TrimSpace(v)
-		}
-	}
-	return ""
+// eventsSay says whether a v2 cgroup's cgroup.events says "frozen 1"
+// (frozen) or "frozen 0".
+func eventsSay(dir string, frozen bool) bool {
+	n, found, err := readKeyed(dir, "cgroup.events", "frozen")
+	return err == nil && found && (n == 1) == frozen
 }

@@ -6,7 +6,39 @@ import (
 	"runtime"
 	"strconv"
 	"strings"
+
+	"mini/steps"
+	"mini/steps/07-cgroups/internal/hierarchy"
 )
+
+// Validate parses -m, --cpus and --pids-limit as docker does, before
+// anything is made.
+func (Step) Validate(ctx *steps.Context) error {
+	s := ctx.Spec
+	if s.Rootless {
+		// A cgroup is a directory under /sys/fs/cgroup, which belongs to
+		// root. systemd can delegate a cgroup v2 subtree to a user (what
+		// rootless podman runs in); mini does not use one.
+		return fmt.Errorf("step 7 (cgroups) needs root: only root may create cgroups under %s (or a user given a delegated cgroup v2 subtree, which mini does not use): run with sudo, or use --step 6", hierarchy.Root)
+	}
+	var err error
+	if s.Memory != "" {
+		if s.MemoryLimit, err = ParseMemory(s.Memory); err != nil {
+			return err
+		}
+	}
+	if s.CPUs != "" {
+		if s.CPUQuota, s.CPUPeriod, err = ParseCPUs(s.CPUs); err != nil {
+			return err
+		}
+	}
+	if s.PidsLimit != "" {
+		if s.PidsMax, err = ParsePidsLimit(s.PidsLimit); err != nil {
+			return err
+		}
+	}
+	return nil
+}
 
 // minMemory is docker's smallest -m: "Minimum memory limit allowed is 6MB".
 // Below it the container's own runtime (a shell, mini's init) barely starts.

@@ -8,7 +8,11 @@ import (
 	"strconv"
 	"strings"
 
+	"golang.org/x/sys/unix"
+
 	"mini/steps"
+	"mini/steps/07-cgroups/internal/hierarchy"
+	"mini/steps/07-cgroups/internal/record"
 )
 
 // What an OCI config asks of the cgroup beyond mini run's -m, --cpus and
@@ -16,44 +20,111 @@ import (
 // (cgroupsPath), CPU shares and the CPUs and memory nodes it may use,
 // a memory reservation, swap, and the devices it may open.
 
-// place is where the container's cgroup goes in the hierarchy mounted as
-// m: name under parent (mini's choice), or an OCI config's cgroupsPath, an
-// absolute one from the hierarchy's root (as the spec says), a relative
-// one under parent.
-func place(spec *steps.Spec, m mount, parent, name string) (string, error) {
-	if spec.OCI == nil || spec.OCI.CgroupsPath == "" {
-		return filepath.Join(parent, name), nil
+// joins are the v1 hierarchies the container goes in: those of
+// hierarchy.V1Controllers, and for an OCI config the cpuset (when it names
+// CPUs or memory nodes: an empty cpuset cgroup takes no task), devices
+// and freezer hierarchies too.
+func joins(s *steps.Spec) []string {
+	if s.OCI == nil {
+		return hierarchy.V1Controllers
 	}
-	p := filepath.Clean(spec.OCI.CgroupsPath)
-	if filepath.IsAbs(p) {
-		return hostDir(m, p)
+	out := append([]string{}, hierarchy.V1Controllers...)
+	if s.OCI.CPUSetCPUs != "" || s.OCI.CPUSetMems != "" {
+		out = append(out, "cpuset")
 	}
-	if p == "." || p == ".." || strings.HasPrefix(p, "../") {
-		return "", fmt.Errorf("linux.cgroupsPath %q: a relative path must lead below mini's cgroup", spec.OCI.CgroupsPath)
-	}
-	return filepath.Join(parent, p), nil
+	return append(out, "devices", "freezer")
 }
 
-// mkdirAll makes dir and the cgroups missing above it, and returns those
-// it made, parents first.
-func mkdirAll(ctx *steps.Context, dir string) ([]string, error) {
-	var missing []string
-	for d := dir; ; d = filepath.Dir(d) {
-		if _, err := os.Stat(d); err == nil {
-			break
-		} else if !errors.Is(err, os.ErrNotExist) {
-			return nil, err
-		}
-		missing = append([]string{d}, missing...)
+// ociControllers are the controllers an OCI config's resources use beyond
+// the -m, --cpus and --pids-limit of mini run (controllers).
+func ociControllers(o *steps.OCI) []string {
+	var out []string
+	if o.MemoryReservation != 0 || o.MemorySwap != 0 || o.Swappiness != nil || o.DisableOOMKiller {
+		out = append(out, "memory")
 	}
-	var made []string
-	for _, d := range missing {
-		if err := mkdir(ctx, d); err != nil {
-			return made, err
-		}
-		made = append(made, d)
+	if o.CPUShares > 0 {
+		out = append(out, "cpu")
 	}
-	return made, nil
+	if o.CPUSetCPUs != "" || o.CPUSetMems != "" {
+		out = append(out, "cpuset")
+	}
+	return out
+}
+
+// ociPlace puts the cgroup where an OCI config's cgroupsPath says, in
+// place of mini-<id>: an absolute path from each hierarchy's root (as the
+// spec says), a relative one under the parent mini chose.
+func ociPlace(p hierarchy.Place, o *steps.OCI) (hierarchy.Place, error) {
+	if o.CgroupsPath == "" {
+		return p, nil
+	}
+	rel := filepath.Clean(o.CgroupsPath)
+	if !filepath.IsAbs(rel) && (rel == "." || rel == ".." || strings.HasPrefix(rel, "../")) {
+		return p, fmt.Errorf("linux.cgroupsPath %q: a relative path must lead below mini's cgroup", o.CgroupsPath)
+	}
+	for c, dir := range p.Dirs {
+		var err error
+		if filepath.IsAbs(rel) {
+			dir, err = hierarchy.HostDir(p.Mounts[c], rel)
+		} else {
+			dir = filepath.Join(filepath.Dir(dir), rel)
+		}
+		if err != nil {
+			return p, err
+		}
+		p.Dirs[c] = dir
+		if p.Version == 2 {
+			if p.Parents, err = hierarchy.Chain(p.Mounts[c].Point, filepath.Dir(dir)); err != nil {
+				return p, fmt.Errorf("linux.cgroupsPath %q: %w", o.CgroupsPath, err)
+			}
+		}
+	}
+	return p, nil
+}
+
+// makeAbove makes the cgroups missing above the container's, which a deep
+// cgroupsPath may name, and records them in cg.Made: Cleanup removes them,
+// and no others (runtime.md: delete removes what create made).
+func makeAbove(ctx *steps.Context, p hierarchy.Place, cg *record.Record) error {
+	if cg.Path == "" {
+		return nil
+	}
+	var above []string
+	if cg.Version == 2 {
+		above = p.Parents
+	} else {
+		for c, dir := range cg.Dirs {
+			chain, err := hierarchy.Chain(p.Mounts[c].Point, filepath.Dir(dir))
+			if err != nil {
+				return err
+			}
+			above = append(above, chain...)
+		}
+	}
+	made := 0
+	for _, dir := range above {
+		if _, err := os.Stat(dir); !errors.Is(err, os.ErrNotExist) {
+			continue
+		}
+		ctx.Tracef("mkdir(%q)", dir)
+		if err := unix.Mkdir(dir, 0o755); err != nil {
+			return fmt.Errorf("mkdir %s: %w", dir, err)
+		}
+		cg.Made = append(cg.Made, dir)
+		made++
+		if strings.HasPrefix(dir, p.Mounts["cpuset"].Point+"/") && p.Mounts["cpuset"].Point != "" {
+			if err := inheritCpuset(ctx, dir); err != nil {
+				return err
+			}
+		}
+	}
+	if made == 0 {
+		return nil
+	}
+	if err := cg.Save(record.Path(ctx.Spec.Root, ctx.Spec.ID)); err != nil {
+		return steps.StateError(fmt.Errorf("save the cgroup record: %w", err))
+	}
+	return nil
 }
 
 // inheritCpuset gives a new v1 cpuset cgroup its parent's CPUs and memory
@@ -75,22 +146,25 @@ func inheritCpuset(ctx *steps.Context, dir string) error {
 }
 
 // setOCI writes the limits of an OCI config that mini run has no flag for.
-func setOCI(ctx *steps.Context, d driver, o *steps.OCI) error {
-	switch d := d.(type) {
-	case *v1:
-		return d.setOCI(ctx, o)
-	case *v2:
-		return d.setOCI(ctx, o)
+func setOCI(ctx *steps.Context, cg record.Record, o *steps.OCI) error {
+	if cg.Version == 2 {
+		return setOCIV2(ctx, dirOf(cg, ""), o)
 	}
-	return nil
+	return setOCIV1(ctx, cg, o)
 }
 
-// setOCI (v1): cpu.shares; cpuset.cpus and .mems; the memory reservation
+// setOCIV1: cpu.shares; cpuset.cpus and .mems (the parent's first: a new
+// cpuset cgroup has none); the memory reservation
 // (memory.soft_limit_in_bytes, what the kernel reclaims down to first under
 // pressure); memory+swap (memory.memsw.limit_in_bytes); swappiness; the
 // OOM killer off (memory.oom_control: the container's tasks wait instead);
 // and the device rules.
-func (d *v1) setOCI(ctx *steps.Context, o *steps.OCI) error {
+func setOCIV1(ctx *steps.Context, cg record.Record, o *steps.OCI) error {
+	if dir, ok := cg.Dirs["cpuset"]; ok {
+		if err := inheritCpuset(ctx, dir); err != nil {
+			return err
+		}
+	}
 	var writes [][3]string
 	if o.CPUShares > 0 {
 		writes = append(writes, [3]string{"cpu", "cpu.shares", strconv.FormatUint(o.CPUShares, 10)})
@@ -113,27 +187,35 @@ func (d *v1) setOCI(ctx *steps.Context, o *steps.OCI) error {
 	if o.DisableOOMKiller {
 		writes = append(writes, [3]string{"memory", "memory.oom_control", "1"})
 	}
+	if len(o.DeviceRules) > 0 {
+		// Each rule a line in devices.allow or devices.deny, in order: "a"
+		// every device, "c 1:3 rwm" one (cgroup-v1/devices.rst).
+		for _, r := range o.DeviceRules {
+			file := "devices.deny"
+			if r.Allow {
+				file = "devices.allow"
+			}
+			writes = append(writes, [3]string{"devices", file, ruleLine(r)})
+		}
+	}
 	for _, w := range writes {
-		dir, ok := d.dir[w[0]]
+		dir, ok := cg.Dirs[w[0]]
 		if !ok {
-			return fmt.Errorf("the cgroup v1 %s controller is not mounted: mount it at %s/%s", w[0], cgroupRoot, w[0])
+			return fmt.Errorf("the cgroup v1 %s controller is not mounted: mount it at %s/%s", w[0], hierarchy.Root, w[0])
 		}
 		if err := Write(ctx, dir, w[1], w[2]); err != nil {
 			return err
 		}
 	}
-	if len(o.DeviceRules) > 0 {
-		return d.setDevices(ctx, o.DeviceRules)
-	}
 	return nil
 }
 
-// setOCI (v2): cpu.weight from the shares (runc's conversion, from 2..262144
+// setOCIV2: cpu.weight from the shares (runc's conversion, from 2..262144
 // onto 1..10000); cpuset.cpus and .mems; memory.low for the reservation;
 // memory.swap.max, which counts swap alone; and the device rules, a BPF
 // program (devices.go). v2 has no swappiness and no switch for the OOM
 // killer per cgroup.
-func (d *v2) setOCI(ctx *steps.Context, o *steps.OCI) error {
+func setOCIV2(ctx *steps.Context, dir string, o *steps.OCI) error {
 	if o.Swappiness != nil {
 		return errors.New("linux.resources.memory.swappiness: cgroup v2 has no swappiness per cgroup: leave it out")
 	}
@@ -156,7 +238,7 @@ func (d *v2) setOCI(ctx *steps.Context, o *steps.OCI) error {
 	if o.MemorySwap != 0 {
 		swap := "max"
 		if o.MemorySwap > 0 {
-			limit, _ := readInt(d.dir, "memory.max")
+			limit, _ := readInt(dir, "memory.max")
 			if limit == 0 || o.MemorySwap < limit {
 				return fmt.Errorf("linux.resources.memory.swap %d: on cgroup v2 it needs a memory limit no larger than it (memory and swap together)", o.MemorySwap)
 			}
@@ -165,32 +247,12 @@ func (d *v2) setOCI(ctx *steps.Context, o *steps.OCI) error {
 		writes = append(writes, [2]string{"memory.swap.max", swap})
 	}
 	for _, w := range writes {
-		if err := Write(ctx, d.dir, w[0], w[1]); err != nil {
+		if err := Write(ctx, dir, w[0], w[1]); err != nil {
 			return err
 		}
 	}
 	if len(o.DeviceRules) > 0 {
-		return d.setDevices(ctx, o.DeviceRules)
-	}
-	return nil
-}
-
-// setDevices (v1): each rule is a line written to devices.allow or
-// devices.deny, in order: "a" denies or allows every device, "c 1:3 rwm"
-// one (Documentation/admin-guide/cgroup-v1/devices.rst).
-func (d *v1) setDevices(ctx *steps.Context, rules []steps.DeviceRule) error {
-	dir, ok := d.dir["devices"]
-	if !ok {
-		return fmt.Errorf("the cgroup v1 devices controller is not mounted: mount it at %s/devices", cgroupRoot)
-	}
-	for _, r := range rules {
-		file := "devices.deny"
-		if r.Allow {
-			file = "devices.allow"
-		}
-		if err := Write(ctx, dir, file, ruleLine(r)); err != nil {
-			return err
-		}
+		return setDevicesV2(ctx, dir, o.DeviceRules)
 	}
 	return nil
 }
@@ -217,11 +279,15 @@ func (Step) Started(ctx *steps.Context) error {
 	if !ctx.Spec.WaitStart || ctx.Init.PID == 0 {
 		return nil
 	}
-	path := recordPath(ctx.Spec)
-	r, err := loadRecord(path)
+	path := record.Path(ctx.Spec.Root, ctx.Spec.ID)
+	cg, err := record.Load(path)
 	if err != nil {
 		return err
 	}
-	r.Owner = ctx.Init
-	return r.save(ctx, path)
+	cg.Owner = ctx.Init
+	ctx.Tracef("write %s: owner pid %d, the container's init", path, cg.Owner.PID)
+	if err := cg.Save(path); err != nil {
+		return steps.StateError(fmt.Errorf("save the cgroup record: %w", err))
+	}
+	return nil
 }

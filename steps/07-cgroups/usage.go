@@ -9,6 +9,8 @@ import (
 	"golang.org/x/sys/unix"
 
 	"mini/steps"
+	"mini/steps/07-cgroups/internal/kill"
+	"mini/steps/07-cgroups/internal/record"
 )
 
 // What mini stats, top and exec read of a running container's cgroup, from
@@ -32,37 +34,70 @@ type Usage struct {
 // below step 7, or it has ended.
 var ErrNoCgroup = errors.New("no cgroup")
 
-func load(spec *steps.Spec) (driver, error) {
-	r, err := loadRecord(recordPath(spec))
+func load(spec *steps.Spec) (record.Record, error) {
+	cg, err := record.Load(record.Path(spec.Root, spec.ID))
 	if errors.Is(err, os.ErrNotExist) {
-		return nil, ErrNoCgroup
+		return cg, ErrNoCgroup
 	}
-	if err != nil {
-		return nil, err
-	}
-	return r.driver(), nil
+	return cg, err
 }
 
-// ReadUsage reads what the cgroup of the container spec uses.
+// ReadUsage reads what the cgroup of the container spec uses: CPU time
+// (v2: usage_usec in cpu.stat, which every cgroup has; v1: cpuacct.usage,
+// ns), memory less the page cache the kernel may drop first (inactive_file
+// in memory.stat), as docker stats shows it, and the tasks (pids.current).
 func ReadUsage(spec *steps.Spec) (Usage, error) {
-	d, err := load(spec)
+	cg, err := load(spec)
 	if err != nil {
 		return Usage{}, err
 	}
 	var u Usage
-	u.CPU, u.HasCPU = d.cpuUsage()
-	u.Memory, u.MemoryLimit, u.HasMemory = d.memoryUsage()
-	u.Pids, u.HasPids = d.pidsCurrent()
+	if cg.Version == 2 {
+		dir := dirOf(cg, "")
+		us, found, err := readKeyed(dir, "cpu.stat", "usage_usec")
+		u.CPU, u.HasCPU = us*1000, err == nil && found
+		u.Memory, u.HasMemory = memoryUsed(dir, "memory.current", "inactive_file")
+		u.MemoryLimit, _ = readInt(dir, "memory.max")
+	} else {
+		if dir, ok := cg.Dirs["cpuacct"]; ok {
+			n, err := readInt(dir, "cpuacct.usage")
+			u.CPU, u.HasCPU = n, err == nil
+		}
+		if dir, ok := cg.Dirs["memory"]; ok {
+			u.Memory, u.HasMemory = memoryUsed(dir, "memory.usage_in_bytes", "total_inactive_file")
+			// Without a limit v1 says the largest multiple of the page
+			// size below 2^63.
+			if limit, err := readInt(dir, "memory.limit_in_bytes"); err == nil && limit < 1<<62 {
+				u.MemoryLimit = limit
+			}
+		}
+	}
+	if dir := dirOf(cg, "pids"); dir != "" {
+		n, err := readInt(dir, "pids.current")
+		u.Pids, u.HasPids = n, err == nil
+	}
 	return u, nil
+}
+
+// memoryUsed is the number in dir/file less the inactive page cache.
+func memoryUsed(dir, file, inactiveKey string) (int64, bool) {
+	used, err := readInt(dir, file)
+	if err != nil {
+		return 0, false
+	}
+	if inactive, found, err := readKeyed(dir, "memory.stat", inactiveKey); err == nil && found && inactive < used {
+		used -= inactive
+	}
+	return used, true
 }
 
 // Procs lists the processes in the cgroup of the container spec.
 func Procs(spec *steps.Spec) ([]int, error) {
-	d, err := load(spec)
+	cg, err := load(spec)
 	if err != nil {
 		return nil, err
 	}
-	return readProcs(d.dirs()[0])
+	return kill.Procs(dirs(cg)[0])
 }
 
 // Joiner is how another process joins a container's cgroup, the way its
@@ -77,13 +112,13 @@ type Joiner struct {
 
 // Join opens what a process needs to join the cgroup of the container spec.
 func Join(spec *steps.Spec) (*Joiner, error) {
-	d, err := load(spec)
+	cg, err := load(spec)
 	if err != nil {
 		return nil, err
 	}
 	j := &Joiner{}
-	if d.version() == 2 {
-		dir := d.dirs()[0]
+	if cg.Version == 2 {
+		dir := dirOf(cg, "")
 		fd, err := unix.Open(dir, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
 		if err != nil {
 			return nil, fmt.Errorf("open %s: %w", dir, err)
@@ -91,7 +126,7 @@ func Join(spec *steps.Spec) (*Joiner, error) {
 		j.Dir = os.NewFile(uintptr(fd), dir)
 		return j, nil
 	}
-	for _, dir := range d.dirs() {
+	for _, dir := range dirs(cg) {
 		path := filepath.Join(dir, "tasks")
 		fd, err := unix.Open(path, unix.O_WRONLY|unix.O_CLOEXEC, 0)
 		if err != nil {

@@ -5,11 +5,11 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"strconv"
-	"strings"
 	"syscall"
 
 	"golang.org/x/sys/unix"
+
+	"mini/steps"
 )
 
 // checkRoot refuses a --root where no upper layer can live: on overlayfs
@@ -44,43 +44,10 @@ func existingParent(path string) string {
 // checkKernel refuses an overlay in a user namespace on a kernel older than
 // 5.11, which allows overlayfs to be mounted only in the initial one.
 func checkKernel(release string) error {
-	if !atLeast(release, 5, 11) {
+	if !steps.KernelAtLeast(release, 5, 11) {
 		return fmt.Errorf("overlayfs in a user namespace needs Linux 5.11 or later, and this kernel is %s: run mini --step 4, or upgrade the kernel", release)
 	}
 	return nil
-}
-
-// kernelRelease is uname -r; "" if uname(2) fails, which atLeast passes.
-func kernelRelease() string {
-	var u unix.Utsname
-	if err := unix.Uname(&u); err != nil {
-		return ""
-	}
-	return unix.ByteSliceToString(u.Release[:])
-}
-
-// atLeast says whether a kernel release ("6.1.0-18-amd64") is at least
-// major.minor. A release it cannot read passes: mount(2) will tell.
-func atLeast(release string, major, minor int) bool {
-	parts := strings.SplitN(release, ".", 3)
-	if len(parts) < 2 {
-		return true
-	}
-	ma, err1 := strconv.Atoi(parts[0])
-	mi, err2 := strconv.Atoi(leadingDigits(parts[1]))
-	if err1 != nil || err2 != nil {
-		return true
-	}
-	return ma > major || ma == major && mi >= minor
-}
-
-// leadingDigits is the number s starts with: "11-rc1" -> "11".
-func leadingDigits(s string) string {
-	i := 0
-	for i < len(s) && s[i] >= '0' && s[i] <= '9' {
-		i++
-	}
-	return s[:i]
 }
 
 // Explain adds why to a failed overlay mount, where the kernel's own reason

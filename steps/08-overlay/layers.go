@@ -113,12 +113,11 @@ func makeLayers(ctx *steps.Context, l Layers, image []string, files []initFile, 
 		return err
 	}
 	// The container's state (mini/container) may be there already.
-	if err := os.Mkdir(l.Dir, 0o711); err == nil {
+	if err := steps.MkdirMode(l.Dir, 0o711); err == nil {
 		ctx.Tracef("mkdir(%q, 0711)", l.Dir)
 	} else if !errors.Is(err, os.ErrExist) {
 		return fmt.Errorf("mkdir %s: %w", l.Dir, err)
-	}
-	if err := os.Chmod(l.Dir, 0o711); err != nil {
+	} else if err := os.Chmod(l.Dir, 0o711); err != nil {
 		return fmt.Errorf("chmod %s: %w", l.Dir, err)
 	}
 	// First, before the layers: whatever is made after it is found again
@@ -225,13 +224,10 @@ func mkdirOwned(ctx *steps.Context, path string, mode os.FileMode, uid, gid int)
 		return nil
 	}
 	ctx.Tracef("mkdir(%q, %#o)%s", path, mode, chownNote(uid, gid))
-	if err := os.Mkdir(path, mode); errors.Is(err, os.ErrExist) {
+	if err := steps.MkdirMode(path, mode); errors.Is(err, os.ErrExist) {
 		return nil // another mini made it a moment ago
 	} else if err != nil {
 		return fmt.Errorf("mkdir %s: %w", path, err)
-	}
-	if err := os.Chmod(path, mode); err != nil {
-		return fmt.Errorf("chmod %s: %w", path, err)
 	}
 	return chown(path, uid, gid)
 }
@@ -276,18 +272,8 @@ func chownNote(uid, gid int) string {
 // keeps its layers, as docker keeps a stopped container (Started dropped
 // its record).
 func reclaimLayers(ctx *steps.Context, root string) {
-	marks, _ := filepath.Glob(filepath.Join(root, "containers", "*", "remove-by"))
-	for _, mark := range marks {
-		o, err := steps.ReadOwner(mark)
-		if err != nil || o.Alive() {
-			continue
-		}
-		l := LayersOf(filepath.Dir(mark))
-		ctx.Tracef("reclaim %s: its mini (pid %d) is gone, and the layers were not to be kept", l.Dir, o.PID)
-		if err := RemoveLayers(ctx, l); err != nil {
-			ctx.Notef("reclaim the layers of a dead run (%s): %v", l.Dir, err)
-		}
-	}
+	steps.ReclaimDead(ctx, filepath.Join(root, "containers", "*", "remove-by"), steps.ReadOwner,
+		func(mark string) error { return RemoveLayers(ctx, LayersOf(filepath.Dir(mark))) })
 }
 
 // RemoveLayers removes what makeLayers made, whatever part of it exists,

@@ -44,7 +44,7 @@ func idmapped(s *steps.Spec, release string) (ok bool, why string) {
 		return false, "rootless: the image belongs to the caller, the container's root"
 	case os.Getenv(idmapVar) == "0":
 		return false, "$" + idmapVar + "=0"
-	case !atLeast(release, 5, 19):
+	case !steps.KernelAtLeast(release, 5, 19):
 		return false, "overlayfs stacks idmapped layers from Linux 5.19, and this kernel is " + release
 	}
 	return true, ""

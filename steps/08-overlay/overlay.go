@@ -4,6 +4,14 @@
 // are idmapped mounts, so the container's root owns the image's files as
 // host root does. See docs/08-overlay.md,
 // Documentation/filesystems/overlayfs.rst, mount(2) and mount_setattr(2).
+//
+// This file is the lesson: the hooks, and the overlay mount itself
+// (MountRootfs). Beside it: layers.go (the container's directories, the
+// mount's options, removing them), initlayer.go (the -init layer's files),
+// lower.go (the image's layers as idmapped mounts), shift.go (shifted
+// copies, where a layer cannot be idmapped), check.go (what Validate
+// checks), and what mini's image store unpacks with: unpack.go and
+// whiteout.go (a layer's tar into a directory overlayfs stacks).
 package overlay
 
 import (
@@ -40,7 +48,7 @@ func (Step) Validate(ctx *steps.Context) error {
 		return nil
 	}
 	// With step 5 the child mounts the overlay as the container's root.
-	release := kernelRelease()
+	release := steps.KernelRelease()
 	if err := checkKernel(release); err != nil {
 		return err
 	}

@@ -16,7 +16,7 @@ import (
 // Docker's default profile gives the same filter to every container with
 // the same capabilities, on the same kernel (the profile has rules for
 // kernel versions), from the same mini (the profile and the compiler are
-// in it). Compiling it costs a fresh process about a millisecond of CPU, so
+// in it). Compiling it costs every fresh process CPU time again, so
 // the first run keeps the program in <root>/seccomp, and the next ones with
 // the same key load it from there (docs/performance.md). --trace always
 // compiles it, to show the instructions, and checks the kept copy. Only

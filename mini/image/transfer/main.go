@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"strings"
 
@@ -54,21 +53,7 @@ func Main(args []string) int {
 }
 
 // flags makes a subcommand's flag set with --data-root, and parses args.
-func flags(cmd, usage string, args []string, define func(fs *pflag.FlagSet)) (*pflag.FlagSet, string, error) {
-	fs := pflag.NewFlagSet(cmd, pflag.ContinueOnError)
-	fs.SetOutput(io.Discard)
-	dataRoot := fs.String("data-root", image.DefaultRoot(), "where images are kept ($MINI_DATA_ROOT, else /var/lib/mini)")
-	define(fs)
-	fs.Usage = func() { fmt.Fprintf(os.Stdout, "Usage: mini %s\n\nFlags:\n%s", usage, fs.FlagUsages()) }
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, pflag.ErrHelp) {
-			fs.Usage()
-			return nil, "", err
-		}
-		return nil, "", fmt.Errorf("%s: %v (usage: mini %s)", cmd, err, usage)
-	}
-	return fs, *dataRoot, nil
-}
+var flags = image.ParseFlags
 
 func pullMain(args []string) error {
 	var opt PullOptions

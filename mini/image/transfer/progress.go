@@ -8,9 +8,8 @@ import (
 	"sync"
 	"time"
 
-	"golang.org/x/sys/unix"
-
 	"mini/mini/image"
+	"mini/steps"
 )
 
 // progress shows a pull layer by layer, as docker pull does. On a terminal
@@ -34,14 +33,10 @@ func newProgress(out io.Writer, quiet bool) *progress {
 	return &progress{out: out, quiet: quiet, tty: isTerminal(out), state: map[string]string{}}
 }
 
-// isTerminal: the TCGETS ioctl works only on a terminal (ioctl_tty(2)).
+// isTerminal says whether w is a terminal (steps.IsTerminal).
 func isTerminal(w io.Writer) bool {
 	f, ok := w.(*os.File)
-	if !ok {
-		return false
-	}
-	_, err := unix.IoctlGetTermios(int(f.Fd()), unix.TCGETS)
-	return err == nil
+	return ok && steps.IsTerminal(f)
 }
 
 // line prints a line that is not a layer's ("Digest: ...").

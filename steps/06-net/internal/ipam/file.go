@@ -1,4 +1,4 @@
-package network
+package ipam
 
 import (
 	"errors"
@@ -11,18 +11,18 @@ import (
 	"mini/steps"
 )
 
-// leasePath is the lease file of a bridge: <root>/net/<bridge>.leases.
-func leasePath(root, bridge string) string {
+// Path is the lease file of a bridge: <root>/net/<bridge>.leases.
+func Path(root, bridge string) string {
 	return filepath.Join(root, "net", bridge+".leases")
 }
 
-// withLeases runs change on the bridge's leases while holding the lock, and
+// With runs change on the bridge's leases while holding the lock, and
 // writes back what it returns. Many mini processes allocate at once: flock(2)
 // on the <root>/net directory makes them take turns, and the kernel drops
 // the lock when its holder exits, even by SIGKILL, so no lock is ever stale.
 // The file is replaced by rename(2), so a mini killed half-way through a
 // write leaves the old file or the new one, never half of one.
-func withLeases(root, bridge string, change func([]Lease) ([]Lease, error)) error {
+func With(root, bridge string, change func([]Lease) ([]Lease, error)) error {
 	dir := filepath.Join(root, "net")
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return steps.StateError(err)
@@ -36,7 +36,7 @@ func withLeases(root, bridge string, change func([]Lease) ([]Lease, error)) erro
 		return fmt.Errorf("flock %s: %w", dir, err)
 	}
 
-	path := leasePath(root, bridge)
+	path := Path(root, bridge)
 	data, err := os.ReadFile(path)
 	if err != nil && !errors.Is(err, os.ErrNotExist) {
 		return err
@@ -60,10 +60,4 @@ func withLeases(root, bridge string, change func([]Lease) ([]Lease, error)) erro
 		return err
 	}
 	return os.Rename(tmp, path)
-}
-
-// alive is the Alive of a running system: the lease's owner is the mini
-// whose pid and start time it records (steps.Owner).
-func alive(pid int, start uint64) bool {
-	return steps.Owner{PID: pid, Start: start}.Alive()
 }

@@ -1,4 +1,4 @@
-package network
+package ipam
 
 import (
 	"net/netip"
@@ -13,7 +13,7 @@ import (
 )
 
 func lease(ip, id string, pid int, start uint64) Lease {
-	return Lease{IP: netip.MustParseAddr(ip), ID: id, PID: pid, Start: start}
+	return Lease{IP: netip.MustParseAddr(ip), ID: id, Owner: steps.Owner{PID: pid, Start: start}}
 }
 
 // compareAddr lets cmp compare netip.Addr, whose fields are unexported.
@@ -62,9 +62,9 @@ func TestParseLeasesErrors(t *testing.T) {
 
 // aliveOnly says that only the listed pids run, with start time 1.
 func aliveOnly(pids ...int) Alive {
-	return func(pid int, start uint64) bool {
+	return func(o steps.Owner) bool {
 		for _, p := range pids {
-			if p == pid && start == 1 {
+			if p == o.PID && o.Start == 1 {
 				return true
 			}
 		}
@@ -74,7 +74,7 @@ func aliveOnly(pids ...int) Alive {
 
 func TestAllocate(t *testing.T) {
 	subnet := netip.MustParsePrefix("10.89.0.0/24")
-	me := Lease{ID: "me", PID: 100, Start: 1}
+	me := Lease{ID: "me", Owner: steps.Owner{PID: 100, Start: 1}}
 
 	// the first address after the gateway
 	kept, stale, err := Allocate(nil, subnet, me, aliveOnly(100))
@@ -116,9 +116,9 @@ func TestAllocateExhausted(t *testing.T) {
 	subnet := netip.MustParsePrefix("10.89.0.0/29") // .2 to .6
 	var held []Lease
 	for ip := netip.MustParseAddr("10.89.0.2"); ip.String() != "10.89.0.7"; ip = ip.Next() {
-		held = append(held, Lease{IP: ip, ID: "x", PID: 1, Start: 1})
+		held = append(held, Lease{IP: ip, ID: "x", Owner: steps.Owner{PID: 1, Start: 1}})
 	}
-	_, _, err := Allocate(held, subnet, Lease{ID: "me", PID: 100, Start: 1}, aliveOnly(1))
+	_, _, err := Allocate(held, subnet, Lease{ID: "me", Owner: steps.Owner{PID: 100, Start: 1}}, aliveOnly(1))
 	want := "no free address in 10.89.0.0/29: all 5 are leased to running containers: stop one, or use a larger --subnet"
 	if err == nil || err.Error() != want {
 		t.Errorf("got %v, want %q", err, want)
@@ -146,10 +146,10 @@ func TestWithLeases(t *testing.T) {
 	add := func(l Lease) func([]Lease) ([]Lease, error) {
 		return func(ls []Lease) ([]Lease, error) { return append(ls, l), nil }
 	}
-	if err := withLeases(root, "br0", add(lease("10.89.0.2", "a", 1, 1))); err != nil {
+	if err := With(root, "br0", add(lease("10.89.0.2", "a", 1, 1))); err != nil {
 		t.Fatal(err)
 	}
-	if err := withLeases(root, "br0", add(lease("10.89.0.3", "b", 2, 1))); err != nil {
+	if err := With(root, "br0", add(lease("10.89.0.3", "b", 2, 1))); err != nil {
 		t.Fatal(err)
 	}
 	data, err := os.ReadFile(filepath.Join(root, "net", "br0.leases"))
@@ -161,7 +161,7 @@ func TestWithLeases(t *testing.T) {
 		t.Errorf("lease file (-want +got):\n%s", diff)
 	}
 	// no lease left: no file left
-	if err := withLeases(root, "br0", func([]Lease) ([]Lease, error) { return nil, nil }); err != nil {
+	if err := With(root, "br0", func([]Lease) ([]Lease, error) { return nil, nil }); err != nil {
 		t.Fatal(err)
 	}
 	if left, _ := os.ReadDir(filepath.Join(root, "net")); len(left) != 0 {
@@ -175,7 +175,9 @@ func TestAlive(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !alive(me.PID, me.Start) || alive(me.PID, me.Start+1) {
-		t.Errorf("alive(self %+v) is wrong", me)
+	mine := []Lease{lease("10.89.0.2", "a", me.PID, me.Start), lease("10.89.0.3", "b", me.PID, me.Start+1)}
+	live, stale := Live(mine, steps.Owner.Alive)
+	if len(live) != 1 || live[0].ID != "a" || len(stale) != 1 || stale[0].ID != "b" {
+		t.Errorf("Live(self, self with another start time) = %v, %v", live, stale)
 	}
 }

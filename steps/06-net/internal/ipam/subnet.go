@@ -1,4 +1,4 @@
-package network
+package ipam
 
 import (
 	"encoding/binary"
@@ -62,9 +62,9 @@ func Gateway(subnet netip.Prefix) netip.Addr {
 	return subnet.Addr().Next()
 }
 
-// hosts are the addresses a container may get: after the gateway, before
+// Hosts are the addresses a container may get: after the gateway, before
 // the broadcast address.
-func hosts(subnet netip.Prefix) (first, last netip.Addr) {
+func Hosts(subnet netip.Prefix) (first, last netip.Addr) {
 	a := subnet.Addr().As4()
 	n := binary.BigEndian.Uint32(a[:]) | (1<<(32-subnet.Bits()) - 1)
 	binary.BigEndian.PutUint32(a[:], n)
