@@ -231,16 +231,12 @@ func ociFlags(name, usage string) *pflag.FlagSet {
 }
 
 // parseOCI parses args into fs and wants exactly n arguments left (at
-// least n if more is set).
+// least n if more is set): parseCommand, with runc's upper bound.
 func parseOCI(fs *pflag.FlagSet, args []string, n int, more bool, usage string) error {
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, pflag.ErrHelp) {
-			fs.Usage()
-			return err
-		}
-		return fmt.Errorf("%s: %v (usage: mini %s)", fs.Name(), err, usage)
+	if err := parseCommand(fs, args, n, usage); err != nil {
+		return err
 	}
-	if fs.NArg() < n || !more && fs.NArg() > n {
+	if !more && fs.NArg() > n {
 		return fmt.Errorf("%q requires exactly %d argument(s): mini %s", fs.Name(), n, usage)
 	}
 	return nil
