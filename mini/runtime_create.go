@@ -8,7 +8,6 @@ import (
 	"regexp"
 	"strings"
 
-	"github.com/spf13/pflag"
 	"golang.org/x/sys/unix"
 
 	"mini/mini/monitor"
@@ -133,16 +132,7 @@ func holdMain(args []string, hexID string) int {
 // holdSpec is the spec of the container mini create's args describe.
 func holdSpec(args []string, hexID string) (*steps.Spec, oci.Options, error) {
 	g := &runtimeFlags{}
-	fs := pflag.NewFlagSet("mini", pflag.ContinueOnError)
-	fs.SetOutput(os.Stderr)
-	fs.SetInterspersed(false)
-	fs.StringVar(&g.root, "root", defaultRoot(), "")
-	fs.StringVar(&g.log, "log", "", "")
-	fs.StringVar(&g.logFormat, "log-format", "text", "")
-	fs.BoolVar(&g.systemdCgroup, "systemd-cgroup", false, "")
-	fs.BoolVar(&g.debug, "debug", false, "")
-	fs.Bool("rootless", false, "")
-	fs.String("criu", "", "")
+	fs := g.flagSet()
 	if err := fs.Parse(args); err != nil || fs.Arg(0) != "create" {
 		return nil, oci.Options{}, fmt.Errorf("the holder's request is not a mini create: %q", args)
 	}
