@@ -141,13 +141,16 @@ for r in "$@"; do
 	paths="$paths $p"
 done
 
-# A runtime that fails a cgroup test may leave the test's cgroup,
-# /cgrouptest, behind, empty (crun 1.8.1 does, after linux_cgroups_blkio):
-# the next runtime would find it there, and mini refuses a cgroup that
-# exists. It is removed after each run when it is empty: rmdir(2) refuses
-# a cgroup with a process or a child in it.
+# A runtime that fails a cgroup test may leave the test's cgroups behind,
+# empty: /cgrouptest and testdir/cgrouptest/container (crun 1.8.1 does,
+# after linux_cgroups_blkio and its relative twin); the next runtime would
+# find them there, and mini refuses a cgroup that exists. They are removed
+# after each run when they are empty, deepest first (rmdir(2) refuses a
+# cgroup with a process or a child in it); testdir itself is left.
 sweepCgroups() {
-	for d in /sys/fs/cgroup/cgrouptest /sys/fs/cgroup/*/cgrouptest; do
+	for d in /sys/fs/cgroup/cgrouptest /sys/fs/cgroup/*/cgrouptest \
+		/sys/fs/cgroup/testdir/cgrouptest/container /sys/fs/cgroup/*/testdir/cgrouptest/container \
+		/sys/fs/cgroup/testdir/cgrouptest /sys/fs/cgroup/*/testdir/cgrouptest; do
 		if [ -d "$d" ] && rmdir "$d" 2>/dev/null; then
 			echo "$d" >>"$run/swept"
 		fi
