@@ -6,6 +6,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strings"
 
 	"github.com/spf13/pflag"
 
@@ -127,3 +128,17 @@ func defaultRoot() string {
 	}
 	return "/run/mini"
 }
+
+// listValue is a flag given once per value (-e A -e B), as pflag's
+// StringArray, without the CSV writer pflag builds each time it prints one:
+// a run defines ten such flags, and every mini pays for them at start-up.
+type listValue struct{ list *[]string }
+
+// listFlag defines a flag of fs that appends each value to *list.
+func listFlag(fs *pflag.FlagSet, list *[]string, name, short, usage string) {
+	fs.VarP(listValue{list}, name, short, usage)
+}
+
+func (v listValue) Set(s string) error { *v.list = append(*v.list, s); return nil }
+func (v listValue) Type() string       { return "stringArray" }
+func (v listValue) String() string     { return strings.Join(*v.list, ",") }

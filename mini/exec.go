@@ -146,17 +146,26 @@ func execIn(s *container.State, p *enter.Process, interactive, tty bool) (int, e
 			_ = unix.PidfdSendSignal(proc.PidFD, sig.(unix.Signal), nil, 0)
 		}
 	}()
+	code, err := waitExit(proc.Pid)
+	if err != nil {
+		return 125, err
+	}
+	return code, nil
+}
+
+// waitExit waits for child pid with wait4(2) and returns its exit code as
+// a shell gives it (128+n for signal n).
+func waitExit(pid int) (int, error) {
 	var ws syscall.WaitStatus
 	for {
-		_, err = syscall.Wait4(proc.Pid, &ws, 0, nil)
+		_, err := syscall.Wait4(pid, &ws, 0, nil)
+		if err == nil {
+			return steps.ExitCode(ws), nil
+		}
 		if err != syscall.EINTR {
-			break
+			return 0, fmt.Errorf("wait4 %d: %w", pid, err)
 		}
 	}
-	if err != nil {
-		return 125, fmt.Errorf("wait4 %d: %w", proc.Pid, err)
-	}
-	return steps.ExitCode(ws), nil
 }
 
 // execTarget is the running container s as mini exec enters it: its init,

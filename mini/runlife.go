@@ -28,7 +28,7 @@ type lifeOptions struct {
 // lifeFlags declares them, docker's names.
 func lifeFlags(fs *pflag.FlagSet) {
 	fs.BoolP("detach", "d", false, "run in the background: print the container id and return once the command runs")
-	fs.StringArray("log-opt", nil, "log option of run -d: max-size=SIZE (default 10m), the most one log file holds")
+	listFlag(fs, new([]string), "log-opt", "", "log option of run -d: max-size=SIZE (default 10m), the most one log file holds")
 	fs.BoolP("tty", "t", false, "give the command a pseudo-terminal (its controlling terminal, TERM=xterm)")
 	fs.BoolP("interactive", "i", false, "keep stdin open (a foreground run always has mini's)")
 }
@@ -43,8 +43,7 @@ func (o *lifeOptions) parse(fs *pflag.FlagSet, spec *steps.Spec) error {
 		return errors.New("-i -t: the input device is not a TTY (docker's words): run with a terminal, or without -t")
 	}
 	o.logMax = container.DefaultLogMax
-	opts, _ := fs.GetStringArray("log-opt")
-	for _, opt := range opts {
+	for _, opt := range *fs.Lookup("log-opt").Value.(listValue).list {
 		k, v, _ := strings.Cut(opt, "=")
 		if k != "max-size" {
 			return fmt.Errorf("--log-opt %q: mini's json-file log knows max-size=SIZE only", opt)

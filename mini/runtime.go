@@ -90,10 +90,9 @@ func isRuntimeCall(args []string) bool {
 	return false
 }
 
-// runtimeMain runs runc's command line. Exit codes are runc's: 0, or 1
-// for any failure, after one line on stderr (and in --log).
-func runtimeMain(args []string) int {
-	g := &runtimeFlags{}
+// flagSet is the set of runc's global flags, which callers pass before
+// the command; they go into g.
+func (g *runtimeFlags) flagSet() *pflag.FlagSet {
 	fs := pflag.NewFlagSet("mini", pflag.ContinueOnError)
 	fs.SetOutput(io.Discard)
 	fs.SetInterspersed(false)
@@ -104,6 +103,14 @@ func runtimeMain(args []string) int {
 	fs.BoolVar(&g.debug, "debug", false, "write mini's trace to the log")
 	fs.Bool("rootless", false, "accepted: mini finds out itself")
 	fs.String("criu", "", "accepted: mini does not checkpoint")
+	return fs
+}
+
+// runtimeMain runs runc's command line. Exit codes are runc's: 0, or 1
+// for any failure, after one line on stderr (and in --log).
+func runtimeMain(args []string) int {
+	g := &runtimeFlags{}
+	fs := g.flagSet()
 	if err := fs.Parse(args); err != nil {
 		return g.fail(err)
 	}

@@ -8,7 +8,6 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"syscall"
 
 	"github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
@@ -196,15 +195,9 @@ func ociExec(s *container.State, p specs.Process, console, pidFile string, detac
 	if detach {
 		return 0, nil
 	}
-	var ws syscall.WaitStatus
-	for {
-		_, err = syscall.Wait4(proc.Pid, &ws, 0, nil)
-		if err != syscall.EINTR {
-			break
-		}
-	}
+	code, err := waitExit(proc.Pid)
 	if err != nil {
-		return 1, fmt.Errorf("wait4 %d: %w", proc.Pid, err)
+		return 1, err
 	}
-	return steps.ExitCode(ws), nil
+	return code, nil
 }

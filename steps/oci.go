@@ -1,5 +1,7 @@
 package steps
 
+import "encoding/json"
+
 // OCI is what an OCI runtime config (config.json) asks of a container that
 // mini run's flags cannot say: mini create translates a config into a Spec
 // and this (mini/oci/config.go), and each step reads the part that is its
@@ -153,3 +155,12 @@ func (o *OCI) Domain() string {
 	}
 	return o.Domainname
 }
+
+// ociJSON is OCI without its methods, for MarshalJSON.
+type ociJSON OCI
+
+// MarshalJSON encodes the config's part of a spec. A method of its own
+// keeps encoding/json from building its coder for every field of OCI, by
+// reflection, in each mini that encodes a Spec without one (mini run's): it
+// builds it only when there is a config to encode.
+func (o *OCI) MarshalJSON() ([]byte, error) { return json.Marshal((*ociJSON)(o)) }

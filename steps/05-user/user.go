@@ -108,13 +108,13 @@ func (Step) CloneFlags(ctx *steps.Context) uintptr {
 func (Step) IDMaps(ctx *steps.Context) (uidMap, gidMap []syscall.SysProcIDMap, setgroups bool) {
 	s := ctx.Spec
 	setgroups = !s.Rootless
-	ctx.Tracef("write /proc/CHILD/uid_map: %s", lines(s.UIDMap))
+	ctx.Tracef("after clone, the parent writes /proc/CHILD/uid_map: %s", lines(s.UIDMap))
 	if setgroups {
-		ctx.Tracef("write /proc/CHILD/setgroups: allow")
+		ctx.Tracef("after clone, the parent writes /proc/CHILD/setgroups: allow")
 	} else {
-		ctx.Tracef("write /proc/CHILD/setgroups: deny (an unprivileged writer of gid_map must)")
+		ctx.Tracef("after clone, the parent writes /proc/CHILD/setgroups: deny (an unprivileged writer of gid_map must)")
 	}
-	ctx.Tracef("write /proc/CHILD/gid_map: %s", lines(s.GIDMap))
+	ctx.Tracef("after clone, the parent writes /proc/CHILD/gid_map: %s", lines(s.GIDMap))
 	return sysMaps(s.UIDMap), sysMaps(s.GIDMap), setgroups
 }
 
