@@ -31,11 +31,15 @@ type OCI struct {
 	// /dev (and step 4's /dev/shm and /dev/mqueue); the device nodes to
 	// make in /dev beside the defaults; / read-only; the propagation of
 	// /; and --no-pivot (MS_MOVE and chroot, for a / on a ramfs).
+	// MountsFD is, in the child of a container without a mount namespace
+	// (InheritsMounts), the record its mounts are written to before each
+	// is made (steps/03-mount/hostns.go).
 	Mounts          []MountEntry `json:"mounts"`
 	Devices         []Device     `json:"devices,omitempty"`
 	RootReadonly    bool         `json:"root_readonly,omitempty"`
 	RootPropagation string       `json:"root_propagation,omitempty"`
 	NoPivot         bool         `json:"no_pivot,omitempty"`
+	MountsFD        int          `json:"mounts_fd,omitempty"`
 
 	// Step 7: where the cgroup goes (cgroupsPath: absolute from each
 	// hierarchy's root, relative from where mini puts its own), and the
@@ -143,6 +147,11 @@ func (o *OCI) JoinPath(kind string) string {
 	}
 	return o.Join[kind]
 }
+
+// InheritsMounts says whether the config lists no mount namespace, new
+// or joined: the container is in the runtime's own, and its mounts are
+// made there (step 3, hostns.go).
+func (o *OCI) InheritsMounts() bool { return o != nil && !o.Has("mnt") }
 
 // OwnMounts says whether the config gives the mounts: then steps 3 and 4
 // make none of their own.

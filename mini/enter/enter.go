@@ -115,7 +115,16 @@ func start(t Target, p *Process) (*Started, error) {
 		return nil, err
 	}
 	userns, cgroupns, err := join(t, ns, trace)
+	if err == nil {
+		err = enterRoot(t.PID, ns, trace)
+	}
 	if err != nil {
+		if userns >= 0 {
+			unix.Close(userns)
+		}
+		if cgroupns >= 0 {
+			unix.Close(cgroupns)
+		}
 		return nil, err
 	}
 	if userns >= 0 {
@@ -125,7 +134,7 @@ func start(t Target, p *Process) (*Started, error) {
 		defer unix.Close(cgroupns)
 	}
 	// From here on this thread's / is the container's (if it has a mount
-	// namespace): the command, its user and its directory are looked up
+	// namespace, or a chroot: enterRoot): the command, its user and its directory are looked up
 	// there, as the container sees them.
 	cred, err := lookupUser(p.User, t.PID)
 	if err != nil {

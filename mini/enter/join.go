@@ -199,3 +199,36 @@ func cstrings(ss []string) ([]*byte, error) {
 	}
 	return append(out, nil), nil
 }
+
+// enterRoot makes the container's / this thread's when joining its mount
+// namespace did not: a container without a mount namespace of its own (an
+// OCI config that lists none, steps/03-mount/hostns.go) is a chroot(2) in
+// the runtime's, and /proc/PID/root is that root (proc(5)). Below step 3
+// its root is the host's: nothing to do. chroot(2) changes what the
+// threads of a process share (CLONE_FS): this thread gets its own first.
+func enterRoot(pid int, ns []nsKind, trace func(string, ...any)) error {
+	for _, k := range ns {
+		if k.flag == unix.CLONE_NEWNS {
+			return nil
+		}
+	}
+	root := "/proc/" + strconv.Itoa(pid) + "/root"
+	var theirs, ours unix.Stat_t
+	if err := unix.Stat(root, &theirs); err != nil {
+		return fmt.Errorf("the container is gone: %w", err)
+	}
+	if err := unix.Stat("/", &ours); err != nil {
+		return fmt.Errorf("stat /: %w", err)
+	}
+	if theirs.Dev == ours.Dev && theirs.Ino == ours.Ino {
+		return nil
+	}
+	trace("unshare(CLONE_FS), chroot(%q): the container's / is a chroot in this mount namespace", root)
+	if err := unix.Unshare(unix.CLONE_FS); err != nil {
+		return fmt.Errorf("unshare CLONE_FS: %w", err)
+	}
+	if err := unix.Chroot(root); err != nil {
+		return fmt.Errorf("chroot %s: %w", root, err)
+	}
+	return unix.Chdir("/")
+}

@@ -96,6 +96,9 @@ func Translate(cfg *specs.Spec, bundle, id, hexID, root string) (*steps.Spec, er
 	if err := linux(cfg.Linux, spec); err != nil {
 		return nil, err
 	}
+	if err := hostMounts(o); err != nil {
+		return nil, err
+	}
 	return spec, nil
 }
 
@@ -173,8 +176,26 @@ func namespaces(list []specs.LinuxNamespace, o *steps.OCI) error {
 		}
 		o.Join[kind] = ns.Path
 	}
-	if !o.Has("mnt") {
-		return errors.New("linux.namespaces: no mount namespace: mini makes the container's / with pivot_root(2) in a mount namespace of its own; add {\"type\": \"mount\"}")
+	return nil
+}
+
+// hostMounts checks a config that lists no mount namespace: the container
+// is then in the runtime's own, its root entered with chroot(2) and its
+// mounts made where the host sees them (steps/03-mount/hostns.go). What
+// would act on the host's own mounts is refused.
+func hostMounts(o *steps.OCI) error {
+	const add = `add {"type": "mount"} to linux.namespaces`
+	switch {
+	case !o.InheritsMounts():
+		return nil
+	case o.Has("user"):
+		return errors.New("linux.namespaces: a user namespace without a mount namespace: the container's root could not mount in the runtime's mount namespace, which is not its user namespace's; " + add)
+	case o.RootReadonly:
+		return errors.New("root.readonly without a mount namespace: the remount would make a mount of the host read-only; " + add)
+	case o.RootPropagation != "":
+		return fmt.Errorf("linux.rootfsPropagation %q without a mount namespace: it would change the propagation of a mount of the host; %s", o.RootPropagation, add)
+	case len(o.MaskedPaths)+len(o.ReadonlyPaths) > 0:
+		return errors.New("linux.maskedPaths and linux.readonlyPaths need a mount namespace of the container's own (runc refuses them alike): " + add + ", or drop them")
 	}
 	return nil
 }

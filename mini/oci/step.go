@@ -46,8 +46,16 @@ func (Step) Prepare(ctx *steps.Context) error {
 	return nil
 }
 
-// Cleanup puts this thread back where it was, if Attach did not.
-func (Step) Cleanup(ctx *steps.Context) error { return leave(ctx) }
+// Cleanup puts this thread back where it was, if Attach did not, and
+// removes the holder's socket, which a holder killed by SIGKILL leaves in
+// the container's directory (the reclaim runs this).
+func (Step) Cleanup(ctx *steps.Context) error {
+	err := leave(ctx)
+	if rerr := os.Remove(filepath.Join(ctx.ContainerDir(), sockName)); rerr != nil && !errors.Is(rerr, os.ErrNotExist) {
+		err = errors.Join(err, rerr)
+	}
+	return err
+}
 
 func leave(ctx *steps.Context) error {
 	var errs []error
@@ -129,7 +137,7 @@ func (Step) Started(ctx *steps.Context) error {
 
 // Recipe returns the steps a container made from a config runs: the steps
 // of the namespaces it lists (1 uts, 2 pid, 4 ipc, 5 user, 6 net), step 3
-// (every container has a mount namespace and its own /), step 7 (its
+// (every container has its own /, pivoted or chrooted), step 7 (its
 // cgroup), this package's Step, step 9; and terminal, the terminal's step,
 // when process.terminal. Step 8 is not used: a bundle gives its root
 // filesystem as a directory, not as image layers. all are mini's steps,

@@ -106,7 +106,9 @@ func makeNode(ctx *steps.Context, path, host string, mode uint32, major, minor u
 		if errors.Is(err, unix.EEXIST) {
 			return fmt.Errorf("mknod %s: %w (the root filesystem has something else there: remove it)", host, err)
 		}
-		if !errors.Is(err, unix.EPERM) {
+		// Without a mount namespace the bind would be one more mount on
+		// the host, which nothing records (hostns.go): the error stands.
+		if !errors.Is(err, unix.EPERM) || ctx.Spec.OCI.InheritsMounts() {
 			return fmt.Errorf("mknod %s: %w", path, err)
 		}
 	}

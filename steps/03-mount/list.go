@@ -125,22 +125,49 @@ func ParseMount(m steps.MountEntry) (Parsed, error) {
 // point is looked up, and made if missing, inside root (steps.MountIn),
 // so that no path of the image leads a mount out of it.
 func MountList(ctx *steps.Context, root string, list []steps.MountEntry) error {
+	return mountList(ctx, root, list, nil)
+}
+
+// mountList is MountList; rec, if not nil, records each mount before it
+// is made (a container without a mount namespace: hostns.go).
+func mountList(ctx *steps.Context, root string, list []steps.MountEntry, rec *record) error {
 	for _, m := range list {
 		p, err := ParseMount(m)
 		if err != nil {
 			return err
 		}
-		if err := mountOne(ctx, root, p); err != nil {
+		if err := mountOne(ctx, root, p, rec); err != nil {
 			return err
 		}
 	}
 	return nil
 }
 
+// ociMounts makes what an OCI config asks of the container's root, before
+// it is entered: its mounts, /proc, /sys and /dev among them, and the
+// device nodes: what runc makes. rec is mountList's.
+func ociMounts(ctx *steps.Context, root string, rec *record) error {
+	o := ctx.Spec.OCI
+	if err := mountList(ctx, root, o.Mounts, rec); err != nil {
+		return err
+	}
+	devDir, err := steps.OpenInRoot(ctx, root, "/dev", steps.MakeDir(ctx, 0o755))
+	if err != nil {
+		return err
+	}
+	err = makeNodes(ctx, steps.FDPath(devDir))
+	devDir.Close()
+	if err != nil {
+		return err
+	}
+	return configDevices(ctx, root, o.Devices)
+}
+
 // mountOne is one mount: mount(2) with its flags and data; a bind mount
 // that asks for more flags (ro, nosuid) is then remounted with them, which
-// a first bind ignores (mount(2)); then each propagation.
-func mountOne(ctx *steps.Context, root string, p Parsed) error {
+// a first bind ignores (mount(2)); then each propagation. Only the first
+// makes a mount: rec records that one.
+func mountOne(ctx *steps.Context, root string, p Parsed, rec *record) error {
 	create := steps.MakeDir(ctx, 0o755)
 	if p.Bind() {
 		fi, err := os.Stat(p.Source)
@@ -158,6 +185,11 @@ func mountOne(ctx *steps.Context, root string, p Parsed) error {
 	if p.Bind() {
 		flags &= unix.MS_BIND | unix.MS_REC
 		fstype = ""
+	}
+	if rec != nil && p.Flags&unix.MS_REMOUNT == 0 {
+		if err := rec.add(ctx, root, p.Destination, create); err != nil {
+			return err
+		}
 	}
 	if err := steps.MountIn(ctx, source, root, p.Destination, fstype, flags, p.Data, create); err != nil {
 		return err
@@ -242,9 +274,16 @@ func noPivot(ctx *steps.Context, root string) error {
 	if err := steps.Mount(ctx, root, "/", "", unix.MS_MOVE, ""); err != nil {
 		return err
 	}
+	return chroot(ctx, root)
+}
+
+// chroot makes the working directory, root, this process's / (chroot(2)),
+// and goes there.
+func chroot(ctx *steps.Context, root string) error {
 	ctx.Tracef("chroot(\".\")")
 	if err := unix.Chroot("."); err != nil {
 		return fmt.Errorf("chroot %s: %w", root, err)
 	}
+	ctx.Tracef("chdir(\"/\")")
 	return unix.Chdir("/")
 }

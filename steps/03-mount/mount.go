@@ -21,7 +21,12 @@ func (Step) Name() string { return "mount" }
 // CloneFlags: the child gets a copy of the host's mount table. Mounts it
 // makes from now on are its own, once / is made private (see Init).
 func (Step) CloneFlags(ctx *steps.Context) uintptr {
-	if !ctx.Spec.OCI.NewNS("mnt") {
+	o := ctx.Spec.OCI
+	if o.InheritsMounts() {
+		ctx.Tracef("no CLONE_NEWNS: the child stays in this mount namespace (hostns.go)")
+		return 0
+	}
+	if !o.NewNS("mnt") {
 		ctx.Tracef("no CLONE_NEWNS: the child joins the mount namespace the config names")
 		return 0
 	}
@@ -52,6 +57,10 @@ func (Step) Validate(ctx *steps.Context) error {
 
 // Init runs in the child: make / private, build the new root, pivot into it.
 func (Step) Init(ctx *steps.Context) error {
+	if ctx.Spec.OCI.InheritsMounts() {
+		// A config without a mount namespace: the host's (hostns.go).
+		return initHostNS(ctx)
+	}
 	if path := ctx.Spec.OCI.JoinPath("mnt"); path != "" {
 		if err := joinMount(ctx, path); err != nil {
 			return err
@@ -78,21 +87,8 @@ func (Step) Init(ctx *steps.Context) error {
 		}
 	}
 	if o := ctx.Spec.OCI; o != nil {
-		// An OCI config's mounts, /proc, /sys and /dev among them, and the
-		// device nodes: what runc makes.
-		if err := MountList(ctx, root, o.Mounts); err != nil {
-			return err
-		}
-		devDir, err := steps.OpenInRoot(ctx, root, "/dev", steps.MakeDir(ctx, 0o755))
-		if err != nil {
-			return err
-		}
-		err = makeNodes(ctx, steps.FDPath(devDir))
-		devDir.Close()
-		if err != nil {
-			return err
-		}
-		if err := configDevices(ctx, root, o.Devices); err != nil {
+		// An OCI config's mounts and device nodes (list.go).
+		if err := ociMounts(ctx, root, nil); err != nil {
 			return err
 		}
 		enter := pivot
