@@ -53,8 +53,8 @@ func ociExecMain(g *runtimeFlags, args []string) error {
 		return fmt.Errorf("--preserve-fds %d: mini gives the process fds 0, 1 and 2 only", *preserve)
 	case *label != "":
 		return errors.New("--process-label: mini has no SELinux")
-	case *armor != "":
-		return errors.New("--apparmor: mini has no AppArmor")
+	case !oci.Unconfined(*armor):
+		return fmt.Errorf("--apparmor %q: mini has no AppArmor: leave it out, or ask for unconfined", *armor)
 	}
 	s, err := g.find(fs.Arg(0))
 	if err != nil {
@@ -97,8 +97,8 @@ func ociExecMain(g *runtimeFlags, args []string) error {
 	if p.Terminal && *console == "" {
 		return errors.New("exec: a terminal needs --console-socket, where mini sends its master")
 	}
-	if p.ApparmorProfile != "" || p.SelinuxLabel != "" {
-		return errors.New("exec: process.apparmorProfile and selinuxLabel: mini has neither AppArmor nor SELinux")
+	if !oci.Unconfined(p.ApparmorProfile) || p.SelinuxLabel != "" {
+		return errors.New("exec: process.apparmorProfile (but unconfined) and selinuxLabel: mini has neither AppArmor nor SELinux")
 	}
 	code, err := ociExec(s, p, *console, *pidFile, *detach)
 	if err != nil {

@@ -25,8 +25,8 @@ func refuse(cfg *specs.Spec) error {
 	}
 	if p := cfg.Process; p != nil {
 		switch {
-		case p.ApparmorProfile != "":
-			return no("process.apparmorProfile", "mini has no AppArmor: leave it out (step 9's seccomp filter, capabilities and masked paths are what mini confines with)")
+		case !Unconfined(p.ApparmorProfile):
+			return no("process.apparmorProfile", fmt.Sprintf("%q: mini has no AppArmor: leave it out, or ask for \"unconfined\" (podman: --security-opt apparmor=unconfined); step 9's seccomp filter, capabilities and masked paths are what mini confines with", p.ApparmorProfile))
 		case p.SelinuxLabel != "":
 			return no("process.selinuxLabel", "mini has no SELinux: leave it out")
 		case p.Scheduler != nil:
@@ -107,3 +107,9 @@ var rlimits = map[string]int{
 	"RLIMIT_RTPRIO": unix.RLIMIT_RTPRIO, "RLIMIT_RTTIME": unix.RLIMIT_RTTIME, "RLIMIT_SIGPENDING": unix.RLIMIT_SIGPENDING,
 	"RLIMIT_STACK": unix.RLIMIT_STACK,
 }
+
+// Unconfined says whether an AppArmor profile asks for no AppArmor
+// confinement: none, or "unconfined", which engines on a host with AppArmor
+// send when told to (podman's --security-opt apparmor=unconfined). mini
+// confines with no AppArmor profile, so that one it does as asked.
+func Unconfined(profile string) bool { return profile == "" || profile == "unconfined" }

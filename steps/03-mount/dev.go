@@ -94,9 +94,17 @@ func makeNode(ctx *steps.Context, path, host string, mode uint32, major, minor u
 	if !ctx.Spec.UserNS() {
 		ctx.Tracef("mknod(%q, %#o, %d:%d)", path, mode, major, minor)
 		err := unix.Mknod(path, mode, int(unix.Mkdev(major, minor)))
+		if errors.Is(err, unix.EEXIST) && isNode(path, mode, major, minor) {
+			// A /dev no config mount covers is the rootfs's own: it keeps
+			// the nodes of the bundle's last container (runc's too).
+			err = nil
+		}
 		if err == nil {
 			// mknod applies the umask; the mode is what was asked.
 			return os.Chmod(path, os.FileMode(mode&0o777))
+		}
+		if errors.Is(err, unix.EEXIST) {
+			return fmt.Errorf("mknod %s: %w (the root filesystem has something else there: remove it)", host, err)
 		}
 		// Without a mount namespace the bind would be one more mount on
 		// the host, which nothing records (hostns.go): the error stands.
@@ -111,6 +119,14 @@ func makeNode(ctx *steps.Context, path, host string, mode uint32, major, minor u
 	}
 	unix.Close(fd)
 	return steps.Mount(ctx, host, path, "", unix.MS_BIND, "")
+}
+
+// isNode says whether path is already the device node mode (its type)
+// major:minor; lstat(2), so that a symlink in an image is never taken for
+// one.
+func isNode(path string, mode, major, minor uint32) bool {
+	var st unix.Stat_t
+	return unix.Lstat(path, &st) == nil && st.Mode&unix.S_IFMT == mode&unix.S_IFMT && st.Rdev == unix.Mkdev(major, minor)
 }
 
 // configDevices makes the device nodes an OCI config lists

@@ -4,12 +4,14 @@ import (
 	"bytes"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
 
 	"mini/steps"
+	"mini/steps/07-cgroups/internal/hierarchy"
 	"mini/steps/07-cgroups/internal/record"
 )
 
@@ -282,6 +284,104 @@ func TestReclaimConfigPath(t *testing.T) {
 	for _, p := range []string{wrongTail, cg + "/elsewhere", notAbove, victim, cg + "/c/d"} {
 		if _, err := os.Stat(p); err != nil {
 			t.Errorf("%s: %v, want it left alone", p, err)
+		}
+	}
+}
+
+// TestOCIV2: on cgroup v2, a config's deep cgroupsPath puts the cgroup
+// under the hierarchy's root, the cgroups above it are made and recorded
+// (Made, which delete removes), each parent passes the controllers down,
+// and the resources v2 spells its own way are written: cpu.weight from the
+// shares, memory.low, memory.swap.max as swap alone. What v2 cannot do is
+// refused by name.
+func TestOCIV2(t *testing.T) {
+	tmp, root := t.TempDir(), t.TempDir()
+	m := hierarchy.Mount{Root: "/", Point: tmp, FSType: "cgroup2"}
+	touch(t, tmp+"/system.slice", "cgroup.subtree_control")
+	os.WriteFile(tmp+"/cgroup.subtree_control", []byte("memory pids\n"), 0o644)
+	p, err := hierarchy.V2(m, map[string]string{"": "/system.slice/ssh.service"}, "mini-0123456789ab")
+	if err != nil {
+		t.Fatal(err)
+	}
+	shares, reservation := uint64(512), int64(32<<20)
+	o := &steps.OCI{CgroupsPath: "/a/b/c", CPUShares: shares, CPUSetCPUs: "0", MemoryReservation: reservation, MemorySwap: 128 << 20}
+	spec := &steps.Spec{Root: root, ID: "0123456789ab", OCI: o, MemoryLimit: 64 << 20}
+	if p, err = ociPlace(p, o); err != nil {
+		t.Fatal(err)
+	}
+	want := hierarchy.Place{Version: 2, Dirs: map[string]string{"": tmp + "/a/b/c"},
+		Parents: []string{tmp, tmp + "/a", tmp + "/a/b"}, Mounts: map[string]hierarchy.Mount{"": m}}
+	if diff := cmp.Diff(want, p); diff != "" {
+		t.Fatalf("ociPlace (-want +got):\n%s", diff)
+	}
+	ctx, trace := testContext(spec)
+	cg := record.Record{Version: 2, Dirs: p.Dirs, Path: o.CgroupsPath}
+	if err := makeAbove(ctx, p, &cg); err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff([]string{tmp + "/a", tmp + "/a/b"}, cg.Made); diff != "" {
+		t.Errorf("made above (-want +got):\n%s", diff)
+	}
+	saved, err := record.Load(record.Path(root, spec.ID))
+	if err != nil || !slices.Equal(saved.Made, cg.Made) {
+		t.Errorf("the record says made %v (%v), want %v", saved.Made, err, cg.Made)
+	}
+	// The kernel would fill the new cgroups with their files.
+	touch(t, tmp+"/a", "cgroup.subtree_control")
+	touch(t, tmp+"/a/b", "cgroup.subtree_control")
+	touch(t, tmp+"/a/b/c", "memory.max", "memory.swap.max", "memory.low", "cpu.weight", "cpuset.cpus", "pids.max")
+	for _, parent := range p.Parents {
+		if err := enable(ctx, parent, controllers(spec)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := setLimits(ctx, cg); err != nil {
+		t.Fatal(err)
+	}
+	if err := setOCI(ctx, cg, o); err != nil {
+		t.Fatal(err)
+	}
+	wantWrites := []string{
+		"+cpu +cpuset > /cgroup.subtree_control",
+		"+memory +cpu +cpuset > /a/cgroup.subtree_control",
+		"+memory +cpu +cpuset > /a/b/cgroup.subtree_control",
+		"67108864 > /a/b/c/memory.max",
+		"0 > /a/b/c/memory.swap.max",
+		"20 > /a/b/c/cpu.weight", // 1 + (512-2)*9999/262142
+		"0 > /a/b/c/cpuset.cpus",
+		"33554432 > /a/b/c/memory.low",
+		"67108864 > /a/b/c/memory.swap.max", // 128M of memory+swap, 64M of memory
+	}
+	if diff := cmp.Diff(wantWrites, echoes(trace.String(), tmp)); diff != "" {
+		t.Errorf("writes (-want +got):\n%s", diff)
+	}
+
+	// delete removes the cgroup, then those made above it (rmdir(2) of a
+	// real cgroup takes the kernel's files with it: here they go first).
+	for _, d := range []string{tmp + "/a/b/c", tmp + "/a/b", tmp + "/a"} {
+		files, _ := filepath.Glob(d + "/*.*")
+		for _, f := range files {
+			os.Remove(f)
+		}
+	}
+	if err := removeCgroup(ctx, record.Path(root, spec.ID), cg); err != nil {
+		t.Fatal(err)
+	}
+	for _, gone := range []string{tmp + "/a", record.Path(root, spec.ID)} {
+		if _, err := os.Stat(gone); !os.IsNotExist(err) {
+			t.Errorf("%s after removeCgroup: %v, want it gone", gone, err)
+		}
+	}
+	for _, bad := range []struct {
+		o    steps.OCI
+		want string
+	}{
+		{steps.OCI{Swappiness: new(uint64)}, "cgroup v2 has no swappiness"},
+		{steps.OCI{DisableOOMKiller: true}, "cannot turn the OOM killer off"},
+		{steps.OCI{MemorySwap: 32 << 20}, "needs a memory limit no larger than it"},
+	} {
+		if err := setOCIV2(ctx, tmp+"/a/b/c", &bad.o); err == nil || !strings.Contains(err.Error(), bad.want) {
+			t.Errorf("setOCIV2(%+v) = %v, want %q", bad.o, err, bad.want)
 		}
 	}
 }

@@ -1,6 +1,7 @@
 package cgroups
 
 import (
+	"bytes"
 	"fmt"
 	"runtime"
 	"strings"
@@ -146,6 +147,47 @@ type progLoadAttr struct {
 	progFlags   uint32
 }
 
+// loadProgram loads prog with bpf(BPF_PROG_LOAD), without the verifier's
+// log: with a log level set, a log larger than its buffer fails the load
+// itself (ENOSPC), and the branches of a few rules write more than a page.
+// A refused program is loaded again with a log, to say why.
+func loadProgram(prog []bpfInsn) (int, error) {
+	fd, errno := progLoad(prog, nil)
+	if errno == nil {
+		return fd, nil
+	}
+	err := fmt.Errorf("bpf(BPF_PROG_LOAD) of the device rules: %w", errno)
+	log := make([]byte, 1<<20)
+	if _, again := progLoad(prog, log); again != nil {
+		// The verifier's verdict is the log's last line.
+		lines := strings.Split(strings.TrimSpace(string(bytes.TrimRight(log, "\x00"))), "\n")
+		err = fmt.Errorf("%w (the verifier: %s)", err, lines[len(lines)-1])
+	}
+	return -1, err
+}
+
+// progLoad is bpf(BPF_PROG_LOAD) of prog, a BPF_PROG_TYPE_CGROUP_DEVICE,
+// with the verifier's log in log if it is not nil.
+func progLoad(prog []bpfInsn, log []byte) (int, error) {
+	license := []byte("Apache-2.0\x00")
+	load := progLoadAttr{
+		progType: unix.BPF_PROG_TYPE_CGROUP_DEVICE, insnCnt: uint32(len(prog)),
+		insns:   uint64(uintptr(unsafe.Pointer(&prog[0]))),
+		license: uint64(uintptr(unsafe.Pointer(&license[0]))),
+	}
+	if log != nil {
+		load.logLevel, load.logSize, load.logBuf = 1, uint32(len(log)), uint64(uintptr(unsafe.Pointer(&log[0])))
+	}
+	fd, _, errno := unix.Syscall(unix.SYS_BPF, unix.BPF_PROG_LOAD, uintptr(unsafe.Pointer(&load)), unsafe.Sizeof(load))
+	runtime.KeepAlive(prog)
+	runtime.KeepAlive(license)
+	runtime.KeepAlive(log)
+	if errno != 0 {
+		return -1, errno
+	}
+	return int(fd), nil
+}
+
 // progAttachAttr is the part of union bpf_attr that BPF_PROG_ATTACH reads.
 type progAttachAttr struct {
 	targetFD    uint32
@@ -169,22 +211,11 @@ func setDevicesV2(ctx *steps.Context, dir string, rules []steps.DeviceRule) erro
 		lines = append(lines, ruleLine(r))
 	}
 	ctx.Tracef("bpf(BPF_PROG_LOAD, CGROUP_DEVICE, %d instructions): %s", len(prog), strings.Join(lines, "; "))
-	license := []byte("Apache-2.0\x00")
-	logBuf := make([]byte, 4096)
-	load := progLoadAttr{
-		progType: unix.BPF_PROG_TYPE_CGROUP_DEVICE, insnCnt: uint32(len(prog)),
-		insns:    uint64(uintptr(unsafe.Pointer(&prog[0]))),
-		license:  uint64(uintptr(unsafe.Pointer(&license[0]))),
-		logLevel: 1, logSize: uint32(len(logBuf)), logBuf: uint64(uintptr(unsafe.Pointer(&logBuf[0]))),
+	fd, err := loadProgram(prog)
+	if err != nil {
+		return err
 	}
-	fd, _, errno := unix.Syscall(unix.SYS_BPF, unix.BPF_PROG_LOAD, uintptr(unsafe.Pointer(&load)), unsafe.Sizeof(load))
-	runtime.KeepAlive(prog)
-	runtime.KeepAlive(license)
-	if errno != 0 {
-		log := strings.TrimSpace(strings.TrimRight(string(logBuf), "\x00"))
-		return fmt.Errorf("bpf(BPF_PROG_LOAD) of the device rules: %w (%s)", errno, log)
-	}
-	defer unix.Close(int(fd))
+	defer unix.Close(fd)
 	cg, err := unix.Open(dir, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
 	if err != nil {
 		return fmt.Errorf("open %s: %w", dir, err)
