@@ -7,9 +7,11 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"maps"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -236,11 +238,22 @@ func leftCgroups(root string) []string {
 	var left []string
 	for _, p := range paths {
 		data, err := os.ReadFile(p)
-		var r struct{ Dirs []string }
+		// steps/07-cgroups/internal/record's shape: Dirs by controller
+		// ("" on v2), then the cgroups made above them (a config's
+		// cgroupsPath), parents first.
+		var r struct {
+			Dirs map[string]string
+			Made []string
+		}
 		if err != nil || json.Unmarshal(data, &r) != nil {
+			left = append(left, "unreadable cgroup record "+p)
 			continue
 		}
-		for _, dir := range r.Dirs {
+		dirs := slices.Sorted(maps.Values(r.Dirs))
+		for i := len(r.Made) - 1; i >= 0; i-- {
+			dirs = append(dirs, r.Made[i])
+		}
+		for _, dir := range slices.Compact(dirs) {
 			if _, err := os.Stat(dir); err != nil {
 				continue
 			}
