@@ -3,6 +3,7 @@ package cgroups
 import (
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -49,7 +50,10 @@ func Freeze(spec *steps.Spec, frozen bool) error {
 			want, done = "FROZEN", func(s string) bool { return strings.TrimSpace(s) == "FROZEN" }
 		}
 	}
-	ctx := steps.NewContext(spec, "host", os.Stderr)
+	// No trace: pause and resume are runc's commands, whose stderr an
+	// engine reads for errors, and the spec's Trace is the one create was
+	// given (--debug), which goes to --log, not here.
+	ctx := steps.NewContext(spec, "host", io.Discard)
 	if err := Write(ctx, dir, file, want); err != nil {
 		return err
 	}

@@ -101,28 +101,27 @@ func makeAbove(ctx *steps.Context, p hierarchy.Place, cg *record.Record) error {
 			above = append(above, chain...)
 		}
 	}
-	made := 0
+	path := record.Path(ctx.Spec.Root, ctx.Spec.ID)
+	cpuset := p.Mounts["cpuset"].Point
 	for _, dir := range above {
 		if _, err := os.Stat(dir); !errors.Is(err, os.ErrNotExist) {
 			continue
+		}
+		// The record first, as for the container's own cgroup: a mini
+		// killed after the mkdir leaves nothing that no record names.
+		cg.Made = append(cg.Made, dir)
+		if err := cg.Save(path); err != nil {
+			return steps.StateError(fmt.Errorf("save the cgroup record: %w", err))
 		}
 		ctx.Tracef("mkdir(%q)", dir)
 		if err := unix.Mkdir(dir, 0o755); err != nil {
 			return fmt.Errorf("mkdir %s: %w", dir, err)
 		}
-		cg.Made = append(cg.Made, dir)
-		made++
-		if strings.HasPrefix(dir, p.Mounts["cpuset"].Point+"/") && p.Mounts["cpuset"].Point != "" {
+		if cpuset != "" && strings.HasPrefix(dir, cpuset+"/") {
 			if err := inheritCpuset(ctx, dir); err != nil {
 				return err
 			}
 		}
-	}
-	if made == 0 {
-		return nil
-	}
-	if err := cg.Save(record.Path(ctx.Spec.Root, ctx.Spec.ID)); err != nil {
-		return steps.StateError(fmt.Errorf("save the cgroup record: %w", err))
 	}
 	return nil
 }
